@@ -1,0 +1,8 @@
+//! A faithful local emulator of the Microsoft Dataverse Web API v9.2 and the Microsoft Entra ID
+//! endpoints it is reached through. It speaks only the public protocol: nothing here is shared
+//! with the `dataverse` client crate, so the client is tested against the wire, not against us.
+
+pub mod batch;
+pub mod odata;
+pub mod seed;
+pub mod value;
