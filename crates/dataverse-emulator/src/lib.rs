@@ -3,6 +3,14 @@
 //! with the `dataverse` client crate, so the client is tested against the wire, not against us.
 
 pub mod batch;
+pub mod entra;
+pub mod error;
+pub mod metadata;
 pub mod odata;
+pub mod org;
+pub mod security;
 pub mod seed;
+pub mod store;
+pub mod tls;
 pub mod value;
+pub mod webapi;

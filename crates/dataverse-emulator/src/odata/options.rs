@@ -1,6 +1,9 @@
 //! `$select`, `$orderby`, `$top` and `$expand`.
 
+use std::cmp::Ordering;
+
 use super::QueryError;
+use crate::value::Value;
 use super::filter::Filter;
 
 /// One `$orderby` item.
@@ -40,4 +43,23 @@ pub fn parse_top(text: &str) -> Result<u32, QueryError> {
 
 pub fn parse_expand(_text: &str) -> Result<Vec<Expand>, QueryError> {
     Ok(Vec::new())
+}
+
+/// SQL Server ordering: nulls first, strings case-insensitively, numbers numerically.
+pub fn compare_for_order(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Less,
+        (_, Value::Null) => Ordering::Greater,
+        (Value::String(x), Value::String(y)) => x.to_lowercase().cmp(&y.to_lowercase()),
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (Value::Int(x), Value::Decimal(y)) => (*x as f64).total_cmp(y),
+        (Value::Decimal(x), Value::Int(y)) => x.total_cmp(&(*y as f64)),
+        (Value::Decimal(x), Value::Decimal(y)) => x.total_cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Guid(x), Value::Guid(y)) => x.cmp(y),
+        (Value::DateTime(x), Value::DateTime(y)) => x.cmp(y),
+        (Value::Date(x), Value::Date(y)) => x.cmp(y),
+        _ => Ordering::Equal,
+    }
 }
