@@ -245,14 +245,14 @@ fn read_header_block(data: &[u8]) -> Result<(Vec<HeaderLine<'_>>, &[u8]), BatchE
     let mut seen = HashSet::new();
     let mut lines = Lines::new(data);
     for line in lines.by_ref() {
+        if line.text.is_empty() {
+            return Ok((headers, &data[lines.position()..]));
+        }
         if line.start + line.text.len() > MAX_HEADER_BLOCK_BYTES || headers.len() >= MAX_HEADERS {
             return Err(BatchError::new(format!(
                 "The headers of a batch part are too large: at most {MAX_HEADERS} headers and \
                  {MAX_HEADER_BLOCK_BYTES} bytes are allowed."
             )));
-        }
-        if line.text.is_empty() {
-            return Ok((headers, &data[lines.position()..]));
         }
         let header = split_header(line.text)?;
         // ODL compares names ordinally here (`ODataBatchOperationHeaders.ContainsKeyOrdinal`).
