@@ -3,14 +3,21 @@
 //! with the `dataverse` client crate, so the client is tested against the wire, not against us.
 
 pub mod batch;
+mod batch_exec;
 pub mod entra;
+mod entra_http;
 pub mod error;
+pub mod faults;
+pub mod limits;
 pub mod metadata;
 pub mod odata;
 pub mod org;
 pub mod security;
+pub mod server;
 pub mod seed;
 pub mod store;
 pub mod tls;
 pub mod value;
 pub mod webapi;
+
+pub use server::{EmulatorConfig, EmulatorInfo, RunningEmulator, start};

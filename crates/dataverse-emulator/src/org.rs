@@ -37,6 +37,7 @@ pub const ORGANIZATION_TYPES: &[&str] = &[
 /// The messages bulk support is registered for, per table, in `sdkmessagefilters`.
 pub const BULK_MESSAGES: &[&str] = &["CreateMultiple", "UpdateMultiple", "UpsertMultiple"];
 
+#[derive(Clone)]
 pub struct Org {
     pub store: Store,
     by_logical: HashMap<String, usize>,

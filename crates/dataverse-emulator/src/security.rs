@@ -59,7 +59,7 @@ pub struct Role {
     pub privileges: BTreeMap<String, Depth>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Security {
     pub roles: HashMap<Uuid, Role>,
     pub user_roles: HashMap<Uuid, Vec<Uuid>>,

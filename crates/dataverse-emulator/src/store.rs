@@ -15,7 +15,7 @@ pub struct StoredRow {
     pub values: Vec<Value>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TableState {
     pub def: Table,
     pub rows: BTreeMap<Uuid, StoredRow>,
@@ -83,7 +83,7 @@ impl TableState {
 }
 
 /// One reversible change, recorded while a transaction is open.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Undo {
     Inserted { table: usize, id: Uuid },
     Replaced { table: usize, id: Uuid, old: StoredRow },
@@ -96,7 +96,7 @@ pub struct DuplicateKey {
     pub key_name: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Store {
     pub tables: Vec<TableState>,
     pub version: u64,

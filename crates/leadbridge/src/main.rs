@@ -1,5 +1,6 @@
 //! The `leadbridge` binary: configuration, subcommands and wiring, nothing else.
 
+mod emulator_cmd;
 mod match_cmd;
 
 use clap::{Parser, Subcommand};
@@ -13,6 +14,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the standalone Dataverse Web API + Entra ID emulator.
+    Emulator(emulator_cmd::EmulatorArgs),
     /// Match people or companies between two NDJSON files (for evaluating the matching engine).
     #[command(subcommand)]
     Match(match_cmd::MatchCommand),
@@ -20,7 +23,15 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match cli.command {
+        Command::Emulator(args) => emulator_cmd::run(args),
         Command::Match(cmd) => match_cmd::run(cmd),
     }
 }
