@@ -341,8 +341,10 @@ def test_batch_stops_at_first_failure_without_continue_on_error(client: Datavers
     batch.records.create("account", {"name": after})
     result = batch.execute()
     try:
-        assert [r.status_code for r in result.responses] == [204, 404]
-        assert len(account_ids_named(client, before)) == 1
+        # Microsoft's batch doc only shows the failing part in this case; whether the earlier
+        # success is echoed is not documented, so both shapes are accepted. Nothing may follow it.
+        assert [r.status_code for r in result.responses] in ([404], [204, 404])
+        assert len(account_ids_named(client, before)) == 1, "parts before the failure stay committed"
         assert account_ids_named(client, after) == [], "nothing after the failure may run"
     finally:
         delete_quietly(client, "account", account_ids_named(client, before) + account_ids_named(client, after))
