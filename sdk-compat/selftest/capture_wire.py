@@ -3,7 +3,7 @@
 
 Usage: <venv>/bin/python sdk-compat/selftest/capture_wire.py > wire.txt   (no network needed)
 """
-import json, re, sys, uuid
+import json, re, uuid
 import requests
 from requests.adapters import HTTPAdapter
 from requests.models import Response
