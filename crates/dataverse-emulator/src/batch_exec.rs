@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-use crate::batch::{InnerRequest, InnerResponse, RequestPart, ResponsePart, parse_request, write_response};
+use crate::batch::{
+    InnerRequest, InnerResponse, RequestPart, ResponsePart, parse_request, write_response,
+};
 use crate::error::ApiError;
 use crate::server::{API_PREFIX, Emulator, execute_one};
 use crate::webapi::{ApiRequest, Ctx, Prefer, Reply};
@@ -15,14 +17,22 @@ use crate::webapi::{ApiRequest, Ctx, Prefer, Reply};
 fn to_inner(content_id: Option<String>, reply: Reply) -> InnerResponse {
     let mut headers = HeaderMap::new();
     for (k, v) in reply.headers {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(k.as_str()),
+            HeaderValue::try_from(v.as_str()),
+        ) {
             headers.append(name, value);
         }
     }
     if let Some(id) = headers.get("odata-entityid").cloned() {
         headers.insert(http::header::LOCATION, id);
     }
-    InnerResponse { content_id, status: reply.status, headers, body: Bytes::from(reply.body) }
+    InnerResponse {
+        content_id,
+        status: reply.status,
+        headers,
+        body: Bytes::from(reply.body),
+    }
 }
 
 /// The path (after `/api/data/v9.2/`) and query of an inner request URL.
@@ -33,7 +43,12 @@ fn split_url(url: &str) -> (String, String) {
     };
     let after = after.trim_start_matches('/');
     let (path, query) = after.split_once('?').unwrap_or((after, ""));
-    (percent_encoding::percent_decode_str(path).decode_utf8_lossy().to_string(), query.to_string())
+    (
+        percent_encoding::percent_decode_str(path)
+            .decode_utf8_lossy()
+            .to_string(),
+        query.to_string(),
+    )
 }
 
 /// Replaces `$n` Content-ID references (in the URL and in bind values) with the entity they name.
@@ -53,7 +68,10 @@ fn inner_ctx(outer: &Ctx, headers: &HeaderMap) -> Ctx {
     if !headers.contains_key("prefer") {
         prefer.annotations = outer.prefer.annotations.clone();
     }
-    Ctx { prefer, ..outer.clone() }
+    Ctx {
+        prefer,
+        ..outer.clone()
+    }
 }
 
 pub fn execute(em: &Emulator, ctx: &Ctx, content_type: &str, body: &[u8]) -> Reply {
@@ -69,9 +87,18 @@ pub fn execute(em: &Emulator, ctx: &Ctx, content_type: &str, body: &[u8]) -> Rep
             RequestPart::Request(r) => {
                 let (path, query) = split_url(&r.url);
                 let ictx = inner_ctx(ctx, &r.headers);
-                let req = ApiRequest { method: r.method.clone(), path: &path, query: &query, headers: &r.headers, body: &r.body };
+                let req = ApiRequest {
+                    method: r.method.clone(),
+                    path: &path,
+                    query: &query,
+                    headers: &r.headers,
+                    body: &r.body,
+                };
                 let reply = if path == "$batch" {
-                    Reply::error(&ApiError::bad_request("0x80048d19", "Nested batch requests are not supported."))
+                    Reply::error(&ApiError::bad_request(
+                        "0x80048d19",
+                        "Nested batch requests are not supported.",
+                    ))
                 } else {
                     execute_one(em, &ictx, &req)
                 };
@@ -98,22 +125,38 @@ pub fn execute(em: &Emulator, ctx: &Ctx, content_type: &str, body: &[u8]) -> Rep
     }
     let boundary = format!("batchresponse_{}", uuid::Uuid::new_v4());
     let mut reply = Reply {
-        status: if failed && !continue_on_error { StatusCode::BAD_REQUEST } else { StatusCode::OK },
+        status: if failed && !continue_on_error {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
         headers: vec![
-            ("Content-Type".into(), format!("multipart/mixed; boundary={boundary}")),
+            (
+                "Content-Type".into(),
+                format!("multipart/mixed; boundary={boundary}"),
+            ),
             ("OData-Version".into(), "4.0".into()),
         ],
         body: write_response(&boundary, &out),
     };
     if continue_on_error {
-        reply.headers.push(("Preference-Applied".into(), "odata.continue-on-error".into()));
+        reply.headers.push((
+            "Preference-Applied".into(),
+            "odata.continue-on-error".into(),
+        ));
     }
     reply
 }
 
+// The failure is the response itself, sent as the change set's one part.
+#[allow(clippy::result_large_err)]
 /// Runs a change set atomically; on failure everything is rolled back and the failing
 /// operation's response is returned alone.
-fn change_set(em: &Emulator, ctx: &Ctx, requests: Vec<InnerRequest>) -> Result<Vec<InnerResponse>, InnerResponse> {
+fn change_set(
+    em: &Emulator,
+    ctx: &Ctx,
+    requests: Vec<InnerRequest>,
+) -> Result<Vec<InnerResponse>, InnerResponse> {
     let mut org = em.org.write();
     org.store.begin();
     let mut ids: HashMap<String, String> = HashMap::new();
@@ -126,14 +169,30 @@ fn change_set(em: &Emulator, ctx: &Ctx, requests: Vec<InnerRequest>) -> Result<V
             _ => r.body.to_vec(),
         };
         let ictx = inner_ctx(ctx, &r.headers);
-        let req = ApiRequest { method: r.method.clone(), path: &path, query: &query, headers: &r.headers, body: &body };
+        let req = ApiRequest {
+            method: r.method.clone(),
+            path: &path,
+            query: &query,
+            headers: &r.headers,
+            body: &body,
+        };
         let reply = crate::server::run_write(&mut org, &ictx, &req);
         if !reply.status.is_success() {
             org.store.rollback();
             return Err(to_inner(r.content_id, reply));
         }
-        if let (Some(cid), Some((_, entity))) = (&r.content_id, reply.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("OData-EntityId"))) {
-            let path = entity.split(API_PREFIX).nth(1).unwrap_or(entity).trim_start_matches('/');
+        if let (Some(cid), Some((_, entity))) = (
+            &r.content_id,
+            reply
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("OData-EntityId")),
+        ) {
+            let path = entity
+                .split(API_PREFIX)
+                .nth(1)
+                .unwrap_or(entity)
+                .trim_start_matches('/');
             ids.insert(cid.clone(), format!("/{}", path));
         }
         responses.push(to_inner(r.content_id, reply));

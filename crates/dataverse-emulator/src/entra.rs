@@ -158,7 +158,12 @@ pub struct EntraError {
 }
 
 impl EntraError {
-    pub fn new(status: u16, error: &'static str, code: u32, description: impl Into<String>) -> Self {
+    pub fn new(
+        status: u16,
+        error: &'static str,
+        code: u32,
+        description: impl Into<String>,
+    ) -> Self {
         EntraError {
             status,
             error,

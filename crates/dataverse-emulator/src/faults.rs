@@ -43,7 +43,9 @@ impl Faults {
     pub fn decide(&self, method: &str, path: &str) -> (u64, Fault) {
         let rules = self.rules.lock();
         let Some(rule) = rules.iter().find(|r| {
-            r.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+            r.method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
                 && r.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
         }) else {
             return (0, Fault::None);

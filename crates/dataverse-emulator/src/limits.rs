@@ -64,7 +64,12 @@ impl Drop for Admission<'_> {
         let mut usage = self.limiter.usage.lock();
         let u = usage.entry(self.user).or_default();
         u.in_flight = u.in_flight.saturating_sub(1);
-        if let Some(last) = u.requests.iter_mut().rev().find(|(t, _)| *t == self.started) {
+        if let Some(last) = u
+            .requests
+            .iter_mut()
+            .rev()
+            .find(|(t, _)| *t == self.started)
+        {
             last.1 = elapsed;
         }
         u.executing += elapsed;
@@ -106,7 +111,10 @@ impl Limiter {
         let refused = if u.in_flight >= s.concurrent_requests {
             Some(throttle(
                 "0x80072326",
-                format!("Number of concurrent requests exceeded the limit of {}.", s.concurrent_requests),
+                format!(
+                    "Number of concurrent requests exceeded the limit of {}.",
+                    s.concurrent_requests
+                ),
                 1,
             ))
         } else if u.requests.len() as u64 >= u64::from(s.requests_per_window) {
@@ -127,7 +135,8 @@ impl Limiter {
                 "0x80072321",
                 format!(
                     "Combined execution time of incoming requests exceeded limit of {} milliseconds over time window of {} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.",
-                    group(s.execution_ms_per_window), s.window_seconds
+                    group(s.execution_ms_per_window),
+                    s.window_seconds
                 ),
                 wait.as_secs_f64().ceil() as u64,
             ))
@@ -135,12 +144,17 @@ impl Limiter {
             None
         };
         if let Some(e) = refused {
-            self.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.throttled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Err(e);
         }
         u.in_flight += 1;
         u.requests.push_back((now, Duration::ZERO));
-        Ok(Admission { limiter: self, user, started: now })
+        Ok(Admission {
+            limiter: self,
+            user,
+            started: now,
+        })
     }
 
     /// The informational headers: remaining requests and execution time in the window.
@@ -161,7 +175,7 @@ fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

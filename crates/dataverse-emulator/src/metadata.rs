@@ -35,9 +35,10 @@ pub enum AttrType {
 impl AttrType {
     pub fn kind(self) -> ValueKind {
         match self {
-            AttrType::Uniqueidentifier | AttrType::Lookup | AttrType::Owner | AttrType::Customer => {
-                ValueKind::Guid
-            }
+            AttrType::Uniqueidentifier
+            | AttrType::Lookup
+            | AttrType::Owner
+            | AttrType::Customer => ValueKind::Guid,
             AttrType::String | AttrType::Memo | AttrType::EntityName => ValueKind::String,
             AttrType::Integer
             | AttrType::BigInt
@@ -52,7 +53,10 @@ impl AttrType {
     }
 
     pub fn is_lookup(self) -> bool {
-        matches!(self, AttrType::Lookup | AttrType::Owner | AttrType::Customer)
+        matches!(
+            self,
+            AttrType::Lookup | AttrType::Owner | AttrType::Customer
+        )
     }
 
     /// `AttributeType` as the metadata API names it.
@@ -81,7 +85,9 @@ impl AttrType {
     /// The derived metadata type (`@odata.type` of the attribute).
     pub fn metadata_odata_type(self) -> &'static str {
         match self {
-            AttrType::Uniqueidentifier => "#Microsoft.Dynamics.CRM.UniqueIdentifierAttributeMetadata",
+            AttrType::Uniqueidentifier => {
+                "#Microsoft.Dynamics.CRM.UniqueIdentifierAttributeMetadata"
+            }
             AttrType::String => "#Microsoft.Dynamics.CRM.StringAttributeMetadata",
             AttrType::Memo => "#Microsoft.Dynamics.CRM.MemoAttributeMetadata",
             AttrType::Integer => "#Microsoft.Dynamics.CRM.IntegerAttributeMetadata",
@@ -106,9 +112,10 @@ impl AttrType {
     /// The CSDL type of the property in `$metadata`.
     pub fn edm_type(self) -> &'static str {
         match self {
-            AttrType::Uniqueidentifier | AttrType::Lookup | AttrType::Owner | AttrType::Customer => {
-                "Edm.Guid"
-            }
+            AttrType::Uniqueidentifier
+            | AttrType::Lookup
+            | AttrType::Owner
+            | AttrType::Customer => "Edm.Guid",
             AttrType::String | AttrType::Memo | AttrType::EntityName => "Edm.String",
             AttrType::Integer | AttrType::Picklist | AttrType::State | AttrType::Status => {
                 "Edm.Int32"
@@ -259,7 +266,10 @@ impl Table {
 
     /// Resolves a property name as used on the wire (`name`, `_ownerid_value`).
     pub fn property(&self, name: &str) -> Option<&Attribute> {
-        let logical = match name.strip_prefix('_').and_then(|n| n.strip_suffix("_value")) {
+        let logical = match name
+            .strip_prefix('_')
+            .and_then(|n| n.strip_suffix("_value"))
+        {
             Some(inner) => {
                 let attr = self.attribute(inner)?;
                 return attr.attr_type.is_lookup().then_some(attr);
@@ -464,7 +474,10 @@ impl TableBuilder {
     pub fn lookup(mut self, name: &str, targets: &[&str]) -> Self {
         let attr_type = match name {
             "ownerid" => AttrType::Owner,
-            _ if targets.len() > 1 && targets.contains(&"account") && targets.contains(&"contact") => {
+            _ if targets.len() > 1
+                && targets.contains(&"account")
+                && targets.contains(&"contact") =>
+            {
                 AttrType::Customer
             }
             _ => AttrType::Lookup,
@@ -619,7 +632,12 @@ pub fn activity_columns(b: TableBuilder, regarding_targets: &[&str]) -> TableBui
         .col("isregularactivity", AttrType::Boolean, None)
         .read_only()
         .state_status(
-            &[(0, "Open"), (1, "Completed"), (2, "Canceled"), (3, "Scheduled")],
+            &[
+                (0, "Open"),
+                (1, "Completed"),
+                (2, "Canceled"),
+                (3, "Scheduled"),
+            ],
             &[
                 (1, "Open", 0),
                 (2, "Completed", 1),
@@ -684,7 +702,11 @@ pub fn builtin_tables() -> Vec<Table> {
     .state_status(&active_inactive_states, &active_inactive_statuses)
     .one_to_many("contact_customer_accounts", "contact", "parentcustomerid")
     .one_to_many("opportunity_customer_accounts", "opportunity", "customerid")
-    .one_to_many("opportunity_parent_account", "opportunity", "parentaccountid")
+    .one_to_many(
+        "opportunity_parent_account",
+        "opportunity",
+        "parentaccountid",
+    )
     .tracked()
     .build();
 
@@ -706,7 +728,11 @@ pub fn builtin_tables() -> Vec<Table> {
     .lookup("transactioncurrencyid", &["transactioncurrency"])
     .memo("description", 2000)
     .state_status(&active_inactive_states, &active_inactive_statuses)
-    .one_to_many("opportunity_parent_contact", "opportunity", "parentcontactid")
+    .one_to_many(
+        "opportunity_parent_contact",
+        "opportunity",
+        "parentcontactid",
+    )
     .tracked()
     .build();
 
@@ -858,7 +884,14 @@ pub fn builtin_tables() -> Vec<Table> {
     .build();
 
     let role = TableBuilder::new(spec(
-        "role", "Role", "roles", "Security Role", "Security Roles", 1036, Ownership::None, "name",
+        "role",
+        "Role",
+        "roles",
+        "Security Role",
+        "Security Roles",
+        1036,
+        Ownership::None,
+        "name",
         100,
     ))
     .lookup("businessunitid", &["businessunit"])
@@ -911,7 +944,14 @@ pub fn builtin_tables() -> Vec<Table> {
 
     let email = activity_columns(
         TableBuilder::new(spec(
-            "email", "Email", "emails", "Email", "Email Messages", 4202, UserOwned, "subject",
+            "email",
+            "Email",
+            "emails",
+            "Email",
+            "Email Messages",
+            4202,
+            UserOwned,
+            "subject",
             200,
         )),
         REGARDING_TARGETS,

@@ -82,22 +82,42 @@ impl Org {
             org.register_table(t);
         }
         let org_id = org.id;
-        org.put("organization", org_id, &[
-            ("name", s(name)),
-            ("expirechangetrackingindays", Value::Int(7)),
-            ("languagecode", Value::Int(1033)),
-            ("basecurrencyid", Value::Guid(org.base_currency)),
-        ], None, now);
+        org.put(
+            "organization",
+            org_id,
+            &[
+                ("name", s(name)),
+                ("expirechangetrackingindays", Value::Int(7)),
+                ("languagecode", Value::Int(1033)),
+                ("basecurrencyid", Value::Guid(org.base_currency)),
+            ],
+            None,
+            now,
+        );
         let root_bu = org.root_business_unit;
-        org.put("businessunit", root_bu, &[("name", s(name)), ("isdisabled", Value::Bool(false))], None, now);
-        for (code, currency, symbol, rate) in [("USD", "US Dollar", "$", 1.0), ("EUR", "Euro", "€", 0.92)] {
+        org.put(
+            "businessunit",
+            root_bu,
+            &[("name", s(name)), ("isdisabled", Value::Bool(false))],
+            None,
+            now,
+        );
+        for (code, currency, symbol, rate) in
+            [("USD", "US Dollar", "$", 1.0), ("EUR", "Euro", "€", 0.92)]
+        {
             let id = stable_id(&["transactioncurrency", code]);
-            org.put("transactioncurrency", id, &[
-                ("currencyname", s(currency)),
-                ("isocurrencycode", s(code)),
-                ("currencysymbol", s(symbol)),
-                ("exchangerate", Value::Decimal(rate)),
-            ], None, now);
+            org.put(
+                "transactioncurrency",
+                id,
+                &[
+                    ("currencyname", s(currency)),
+                    ("isocurrencycode", s(code)),
+                    ("currencysymbol", s(symbol)),
+                    ("exchangerate", Value::Decimal(rate)),
+                ],
+                None,
+                now,
+            );
         }
         for role in standard_roles(root_bu) {
             org.add_role(role, now);
@@ -147,7 +167,12 @@ impl Org {
                 self.security.known_privileges.push(name);
             }
         }
-        for extra in [crate::security::ACT_ON_BEHALF, "prvCreateEntity", "prvReadEntity", "prvWriteEntity"] {
+        for extra in [
+            crate::security::ACT_ON_BEHALF,
+            "prvCreateEntity",
+            "prvReadEntity",
+            "prvWriteEntity",
+        ] {
             if !self.security.known_privileges.iter().any(|p| p == extra) {
                 self.security.known_privileges.push(extra.into());
             }
@@ -175,18 +200,26 @@ impl Org {
             let message_id = stable_id(&["sdkmessage", message]);
             for table in &supported {
                 let id = stable_id(&["sdkmessagefilter", message, table]);
-                let Some(t) = self.table_index("sdkmessagefilter") else { return };
+                let Some(t) = self.table_index("sdkmessagefilter") else {
+                    return;
+                };
                 if self.store.tables[t].rows.contains_key(&id) {
                     continue;
                 }
-                self.put("sdkmessagefilter", id, &[
-                    ("name", s(&format!("{message} {table}"))),
-                    ("sdkmessageid", Value::Guid(message_id)),
-                    ("primaryobjecttypecode", s(table)),
-                    ("secondaryobjecttypecode", s("none")),
-                    ("isvisible", Value::Bool(true)),
-                    ("iscustomprocessingstepallowed", Value::Bool(true)),
-                ], None, now);
+                self.put(
+                    "sdkmessagefilter",
+                    id,
+                    &[
+                        ("name", s(&format!("{message} {table}"))),
+                        ("sdkmessageid", Value::Guid(message_id)),
+                        ("primaryobjecttypecode", s(table)),
+                        ("secondaryobjecttypecode", s("none")),
+                        ("isvisible", Value::Bool(true)),
+                        ("iscustomprocessingstepallowed", Value::Bool(true)),
+                    ],
+                    None,
+                    now,
+                );
             }
         }
     }
@@ -194,7 +227,13 @@ impl Org {
     pub fn add_role(&mut self, role: Role, now: DateTime<Utc>) {
         let (id, name, bu) = (role.id, role.name.clone(), role.business_unit);
         self.security.roles.insert(role.id, role);
-        self.put("role", id, &[("name", s(&name)), ("businessunitid", Value::Guid(bu))], None, now);
+        self.put(
+            "role",
+            id,
+            &[("name", s(&name)), ("businessunitid", Value::Guid(bu))],
+            None,
+            now,
+        );
     }
 
     /// Writes a row with the system columns filled in, outside of any request (setup and seed).
@@ -206,7 +245,9 @@ impl Org {
         owner: Option<Uuid>,
         now: DateTime<Utc>,
     ) {
-        let Some(t) = self.table_index(table) else { return };
+        let Some(t) = self.table_index(table) else {
+            return;
+        };
         let mut row = vec![Value::Null; self.def(t).attributes.len()];
         for (name, value) in values {
             if let Some(o) = self.def(t).ordinal(name) {
@@ -258,7 +299,9 @@ impl Org {
                 set(row, "ownerid", Value::Guid(owner));
                 set(row, "owneridtype", s("systemuser"));
                 set(row, "owninguser", Value::Guid(owner));
-                let bu = self.user_business_unit(owner).unwrap_or(self.root_business_unit);
+                let bu = self
+                    .user_business_unit(owner)
+                    .unwrap_or(self.root_business_unit);
                 set(row, "owningbusinessunit", Value::Guid(bu));
             }
         }
@@ -302,7 +345,11 @@ impl Org {
             let name = format!("{} {}", part(&row[first]), part(&row[last]))
                 .trim()
                 .to_string();
-            row[full] = if name.is_empty() { Value::Null } else { Value::String(name.into()) };
+            row[full] = if name.is_empty() {
+                Value::Null
+            } else {
+                Value::String(name.into())
+            };
         }
     }
 
@@ -335,14 +382,20 @@ impl Org {
 
     /// Business units at or below `bu`.
     pub fn business_unit_subtree(&self, bu: Uuid) -> Vec<Uuid> {
-        let Some(t) = self.table_index("businessunit") else { return vec![bu] };
-        let Some(parent) = self.def(t).ordinal("parentbusinessunitid") else { return vec![bu] };
+        let Some(t) = self.table_index("businessunit") else {
+            return vec![bu];
+        };
+        let Some(parent) = self.def(t).ordinal("parentbusinessunitid") else {
+            return vec![bu];
+        };
         let mut out = vec![bu];
         let mut i = 0;
         while i < out.len() {
             let current = out[i];
             for (id, row) in &self.table(t).rows {
-                if crate::value::cell(&row.values, parent) == &Value::Guid(current) && !out.contains(id) {
+                if crate::value::cell(&row.values, parent) == &Value::Guid(current)
+                    && !out.contains(id)
+                {
                     out.push(*id);
                 }
             }
@@ -371,7 +424,10 @@ impl Org {
             ("lastname", s(last)),
             ("businessunitid", Value::Guid(business_unit)),
             ("isdisabled", Value::Bool(disabled)),
-            ("accessmode", Value::Int(if application_id.is_some() { 4 } else { 0 })),
+            (
+                "accessmode",
+                Value::Int(if application_id.is_some() { 4 } else { 0 }),
+            ),
         ];
         if !email.is_empty() {
             values.push(("internalemailaddress", s(email)));
@@ -408,19 +464,42 @@ impl Org {
                 continue;
             }
             bu_map.insert(bu.id, bu.id);
-            let parent = bu.parent.and_then(|p| bu_map.get(&p).copied()).unwrap_or(root);
-            self.put("businessunit", bu.id, &[
-                ("name", s(&bu.name)),
-                ("parentbusinessunitid", Value::Guid(parent)),
-                ("isdisabled", Value::Bool(false)),
-            ], None, now);
+            let parent = bu
+                .parent
+                .and_then(|p| bu_map.get(&p).copied())
+                .unwrap_or(root);
+            self.put(
+                "businessunit",
+                bu.id,
+                &[
+                    ("name", s(&bu.name)),
+                    ("parentbusinessunitid", Value::Guid(parent)),
+                    ("isdisabled", Value::Bool(false)),
+                ],
+                None,
+                now,
+            );
         }
         for u in &seed.users {
             let roles: Vec<Uuid> = u.roles.iter().map(|r| role_id(*r)).collect();
             let bu = bu_map.get(&u.business_unit).copied().unwrap_or(root);
-            self.add_user(u.id, &u.first_name, &u.last_name, &u.email, Some(u.entra_object_id), None, bu, &roles, u.is_disabled, now);
+            self.add_user(
+                u.id,
+                &u.first_name,
+                &u.last_name,
+                &u.email,
+                Some(u.entra_object_id),
+                None,
+                bu,
+                &roles,
+                u.is_disabled,
+                now,
+            );
             if let (Some(title), Some(t)) = (&u.title, self.table_index("systemuser"))
-                && let (Some(o), Some(row)) = (self.def(t).ordinal("title"), self.store.tables[t].rows.get_mut(&u.id))
+                && let (Some(o), Some(row)) = (
+                    self.def(t).ordinal("title"),
+                    self.store.tables[t].rows.get_mut(&u.id),
+                )
             {
                 row.values[o] = s(title);
             }
@@ -428,20 +507,26 @@ impl Org {
         let opt = |v: &Option<String>| v.as_deref().map_or(Value::Null, s);
         let opt_i = |v: Option<i64>| v.map_or(Value::Null, Value::Int);
         for a in seed.accounts {
-            self.put("account", a.id, &[
-                ("name", s(&a.name)),
-                ("accountnumber", opt(&a.account_number)),
-                ("websiteurl", opt(&a.website)),
-                ("telephone1", opt(&a.phone)),
-                ("address1_line1", opt(&a.street)),
-                ("address1_city", opt(&a.city)),
-                ("address1_postalcode", opt(&a.postal_code)),
-                ("address1_stateorprovince", opt(&a.region)),
-                ("address1_country", opt(&a.country)),
-                ("industrycode", opt_i(a.industry_code)),
-                ("numberofemployees", opt_i(a.employees)),
-                ("transactioncurrencyid", Value::Guid(self.base_currency)),
-            ], Some(a.owner), now);
+            self.put(
+                "account",
+                a.id,
+                &[
+                    ("name", s(&a.name)),
+                    ("accountnumber", opt(&a.account_number)),
+                    ("websiteurl", opt(&a.website)),
+                    ("telephone1", opt(&a.phone)),
+                    ("address1_line1", opt(&a.street)),
+                    ("address1_city", opt(&a.city)),
+                    ("address1_postalcode", opt(&a.postal_code)),
+                    ("address1_stateorprovince", opt(&a.region)),
+                    ("address1_country", opt(&a.country)),
+                    ("industrycode", opt_i(a.industry_code)),
+                    ("numberofemployees", opt_i(a.employees)),
+                    ("transactioncurrencyid", Value::Guid(self.base_currency)),
+                ],
+                Some(a.owner),
+                now,
+            );
         }
         for c in seed.contacts {
             let mut values = vec![
@@ -460,40 +545,65 @@ impl Org {
             self.put("contact", c.id, &values, Some(c.owner), now);
         }
         for l in seed.leads {
-            let status = match l.state { 1 => 3, 2 => 4, _ => 1 };
-            self.put("lead", l.id, &[
-                ("subject", s(&l.subject)),
-                ("firstname", s(&l.first_name)),
-                ("lastname", s(&l.last_name)),
-                ("emailaddress1", opt(&l.email)),
-                ("companyname", opt(&l.company_name)),
-                ("jobtitle", opt(&l.job_title)),
-                ("telephone1", opt(&l.phone)),
-                ("address1_city", opt(&l.city)),
-                ("address1_country", opt(&l.country)),
-                ("statecode", Value::Int(l.state)),
-                ("statuscode", Value::Int(status)),
-            ], Some(l.owner), now);
+            let status = match l.state {
+                1 => 3,
+                2 => 4,
+                _ => 1,
+            };
+            self.put(
+                "lead",
+                l.id,
+                &[
+                    ("subject", s(&l.subject)),
+                    ("firstname", s(&l.first_name)),
+                    ("lastname", s(&l.last_name)),
+                    ("emailaddress1", opt(&l.email)),
+                    ("companyname", opt(&l.company_name)),
+                    ("jobtitle", opt(&l.job_title)),
+                    ("telephone1", opt(&l.phone)),
+                    ("address1_city", opt(&l.city)),
+                    ("address1_country", opt(&l.country)),
+                    ("statecode", Value::Int(l.state)),
+                    ("statuscode", Value::Int(status)),
+                ],
+                Some(l.owner),
+                now,
+            );
         }
         for o in seed.opportunities {
-            self.put("opportunity", o.id, &[
-                ("name", s(&o.name)),
-                ("customerid", Value::Guid(o.account)),
-                ("customeridtype", s("account")),
-                ("parentaccountid", Value::Guid(o.account)),
-                ("parentcontactid", o.contact.map_or(Value::Null, Value::Guid)),
-                ("statecode", Value::Int(o.state)),
-                ("statuscode", Value::Int(o.status)),
-                ("salesstage", Value::Int(o.sales_stage)),
-                ("salesstagecode", Value::Int(1)),
-                ("stepname", s(&o.step_name)),
-                ("estimatedvalue", Value::Decimal(o.estimated_value)),
-                ("actualvalue", o.actual_value.map_or(Value::Null, Value::Decimal)),
-                ("closeprobability", Value::Int(o.close_probability)),
-                ("estimatedclosedate", Value::Date(o.estimated_close_date)),
-                ("actualclosedate", o.actual_close_date.map_or(Value::Null, Value::Date)),
-                ("transactioncurrencyid", Value::Guid(self.base_currency)),
-            ], Some(o.owner), now);
+            self.put(
+                "opportunity",
+                o.id,
+                &[
+                    ("name", s(&o.name)),
+                    ("customerid", Value::Guid(o.account)),
+                    ("customeridtype", s("account")),
+                    ("parentaccountid", Value::Guid(o.account)),
+                    (
+                        "parentcontactid",
+                        o.contact.map_or(Value::Null, Value::Guid),
+                    ),
+                    ("statecode", Value::Int(o.state)),
+                    ("statuscode", Value::Int(o.status)),
+                    ("salesstage", Value::Int(o.sales_stage)),
+                    ("salesstagecode", Value::Int(1)),
+                    ("stepname", s(&o.step_name)),
+                    ("estimatedvalue", Value::Decimal(o.estimated_value)),
+                    (
+                        "actualvalue",
+                        o.actual_value.map_or(Value::Null, Value::Decimal),
+                    ),
+                    ("closeprobability", Value::Int(o.close_probability)),
+                    ("estimatedclosedate", Value::Date(o.estimated_close_date)),
+                    (
+                        "actualclosedate",
+                        o.actual_close_date.map_or(Value::Null, Value::Date),
+                    ),
+                    ("transactioncurrencyid", Value::Guid(self.base_currency)),
+                ],
+                Some(o.owner),
+                now,
+            );
         }
         self.store.commit();
     }

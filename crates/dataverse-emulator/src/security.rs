@@ -147,7 +147,12 @@ pub fn standard_roles(business_unit: Uuid) -> Vec<Role> {
         salesperson.insert(format!("prv{v}Activity"), Depth::Basic);
         salesperson.insert(format!("prv{v}Note"), Depth::Basic);
     }
-    for t in ["User", "BusinessUnit", "TransactionCurrency", "Organization"] {
+    for t in [
+        "User",
+        "BusinessUnit",
+        "TransactionCurrency",
+        "Organization",
+    ] {
         salesperson.insert(format!("prvRead{t}"), Depth::Global);
     }
     let mut manager = salesperson.clone();

@@ -97,9 +97,18 @@ impl Emulator {
         Utc::now() + *self.clock_offset.lock()
     }
 
-    fn build_org(config: &EmulatorConfig, tenant_id: Uuid, app: &AppRegistration, now: DateTime<Utc>) -> Org {
-        let seed = config.seed.map(|size| crate::seed::generate(size, config.seed_number));
-        let name = seed.as_ref().map_or("leadbridge emulator".to_string(), |s| s.name.clone());
+    fn build_org(
+        config: &EmulatorConfig,
+        tenant_id: Uuid,
+        app: &AppRegistration,
+        now: DateTime<Utc>,
+    ) -> Org {
+        let seed = config
+            .seed
+            .map(|size| crate::seed::generate(size, config.seed_number));
+        let name = seed
+            .as_ref()
+            .map_or("leadbridge emulator".to_string(), |s| s.name.clone());
         let mut org = Org::new(&name, tenant_id, now);
         org.organization_type = ORGANIZATION_TYPES
             .iter()
@@ -108,7 +117,18 @@ impl Emulator {
         let admin_role = stable_id(&["role", "System Administrator"]);
         let app_user = application_user_id(app.client_id);
         let root = org.root_business_unit;
-        org.add_user(app_user, "", &format!("# {}", app.display_name), "", Some(app.service_principal_id), Some(app.client_id), root, &[admin_role], false, now);
+        org.add_user(
+            app_user,
+            "",
+            &format!("# {}", app.display_name),
+            "",
+            Some(app.service_principal_id),
+            Some(app.client_id),
+            root,
+            &[admin_role],
+            false,
+            now,
+        );
         if let Some(seed) = seed {
             org.load_seed(seed, now);
         }
@@ -158,8 +178,12 @@ struct Persisted {
 
 /// Starts an emulator and returns once it accepts connections.
 pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
-    std::fs::create_dir_all(&config.state_dir)
-        .with_context(|| format!("creating the state directory {}", config.state_dir.display()))?;
+    std::fs::create_dir_all(&config.state_dir).with_context(|| {
+        format!(
+            "creating the state directory {}",
+            config.state_dir.display()
+        )
+    })?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -175,9 +199,14 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
     // The tenant and the default app registration survive restarts, like a real tenant's would.
     let identity_path = config.state_dir.join("identity.json");
     let identity: Persisted = match std::fs::read(&identity_path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).context("identity.json in the state directory is not valid")?,
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .context("identity.json in the state directory is not valid")?,
         Err(_) => {
-            let p = Persisted { tenant_id: Uuid::new_v4(), client_id: Uuid::new_v4(), client_secret: crate::entra::random_token(30) };
+            let p = Persisted {
+                tenant_id: Uuid::new_v4(),
+                client_id: Uuid::new_v4(),
+                client_secret: crate::entra::random_token(30),
+            };
             crate::tls::write_private(&identity_path, &serde_json::to_vec_pretty(&p)?)?;
             p
         }
@@ -186,7 +215,10 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
     let tls = if config.http {
         None
     } else {
-        Some(crate::tls::server_config(&config.state_dir, &[host.trim_matches(|c| c == '[' || c == ']').to_string()])?)
+        Some(crate::tls::server_config(
+            &config.state_dir,
+            &[host.trim_matches(|c| c == '[' || c == ']').to_string()],
+        )?)
     };
     let mut entra = EntraState::new(identity.tenant_id);
     let app = AppRegistration {
@@ -211,7 +243,10 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         ca_cert: (!config.http).then(|| config.state_dir.join(crate::tls::CA_CERT_FILE)),
         admin_url: format!("{origin}/_emulator"),
     };
-    crate::tls::write_private(&config.state_dir.join("emulator.json"), &serde_json::to_vec_pretty(&info)?)?;
+    crate::tls::write_private(
+        &config.state_dir.join("emulator.json"),
+        &serde_json::to_vec_pretty(&info)?,
+    )?;
     let faults = Faults::default();
     *faults.rules.lock() = config.faults.clone();
     let state = Arc::new(Emulator {
@@ -228,7 +263,13 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
     let app = router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(serve(listener, tls, app, rx));
-    Ok(RunningEmulator { addr, info, state, shutdown: Some(tx), task: Some(task) })
+    Ok(RunningEmulator {
+        addr,
+        info,
+        state,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
 }
 
 async fn serve(
@@ -258,13 +299,21 @@ async fn serve(
             let builder = Builder::new(TokioExecutor::new());
             let result = match acceptor {
                 Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(tls_stream) => builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service).await,
+                    Ok(tls_stream) => {
+                        builder
+                            .serve_connection_with_upgrades(TokioIo::new(tls_stream), service)
+                            .await
+                    }
                     Err(e) => {
                         tracing::debug!(error = %e, "TLS handshake failed");
                         return;
                     }
                 },
-                None => builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await,
+                None => {
+                    builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .await
+                }
             };
             if let Err(e) = result {
                 tracing::debug!(error = %e, "connection ended with an error");
@@ -275,11 +324,26 @@ async fn serve(
 
 fn router(state: Arc<Emulator>) -> Router {
     Router::new()
-        .route("/entra/{tenant}/oauth2/v2.0/token", post(crate::entra_http::token))
-        .route("/entra/{tenant}/oauth2/v2.0/authorize", get(crate::entra_http::authorize_page).post(crate::entra_http::authorize_submit))
-        .route("/entra/{tenant}/adminconsent", get(crate::entra_http::consent_page).post(crate::entra_http::consent_submit))
-        .route("/entra/{tenant}/discovery/v2.0/keys", get(crate::entra_http::jwks))
-        .route("/entra/{tenant}/v2.0/.well-known/openid-configuration", get(crate::entra_http::openid_configuration))
+        .route(
+            "/entra/{tenant}/oauth2/v2.0/token",
+            post(crate::entra_http::token),
+        )
+        .route(
+            "/entra/{tenant}/oauth2/v2.0/authorize",
+            get(crate::entra_http::authorize_page).post(crate::entra_http::authorize_submit),
+        )
+        .route(
+            "/entra/{tenant}/adminconsent",
+            get(crate::entra_http::consent_page).post(crate::entra_http::consent_submit),
+        )
+        .route(
+            "/entra/{tenant}/discovery/v2.0/keys",
+            get(crate::entra_http::jwks),
+        )
+        .route(
+            "/entra/{tenant}/v2.0/.well-known/openid-configuration",
+            get(crate::entra_http::openid_configuration),
+        )
         .route(API_PREFIX, any(web_api))
         .route(&format!("{API_PREFIX}/"), any(web_api))
         .route(&format!("{API_PREFIX}/{{*rest}}"), any(web_api))
@@ -287,16 +351,31 @@ fn router(state: Arc<Emulator>) -> Router {
         .route("/_emulator/reset", post(admin_reset))
         .route("/_emulator/snapshot", post(admin_snapshot))
         .route("/_emulator/snapshot/restore", post(admin_restore))
-        .route("/_emulator/faults", get(admin_get_faults).put(admin_put_faults))
-        .route("/_emulator/limits", get(admin_get_limits).put(admin_put_limits))
+        .route(
+            "/_emulator/faults",
+            get(admin_get_faults).put(admin_put_faults),
+        )
+        .route(
+            "/_emulator/limits",
+            get(admin_get_limits).put(admin_put_limits),
+        )
         .route("/_emulator/organization", put(admin_put_organization))
         .route("/_emulator/clock", post(admin_clock))
         .route("/_emulator/apps", post(admin_create_app))
-        .route("/_emulator/apps/{client_id}/secrets/revoke", post(admin_revoke_secrets))
-        .route("/_emulator/refresh-tokens/revoke", post(admin_revoke_refresh))
+        .route(
+            "/_emulator/apps/{client_id}/secrets/revoke",
+            post(admin_revoke_secrets),
+        )
+        .route(
+            "/_emulator/refresh-tokens/revoke",
+            post(admin_revoke_refresh),
+        )
         .route("/_emulator/users/{id}/roles", put(admin_put_user_roles))
         .route("/_emulator/roles", post(admin_create_role))
-        .route("/_emulator/roles/{name}/privileges/{privilege}", put(admin_grant).delete(admin_revoke))
+        .route(
+            "/_emulator/roles/{name}/privileges/{privilege}",
+            put(admin_grant).delete(admin_revoke),
+        )
         .with_state(state)
 }
 
@@ -306,7 +385,9 @@ fn to_response(reply: Reply, extra: &[(String, String)]) -> Response {
     for (k, v) in reply.headers.iter().chain(extra) {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    builder.body(Body::from(reply.body)).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    builder
+        .body(Body::from(reply.body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 fn unauthorized(em: &Emulator) -> Response {
@@ -327,37 +408,68 @@ fn dropped(reply: Reply) -> Response {
     let first = Bytes::from(reply.body[..half].to_vec());
     let stream = futures_util::stream::iter(vec![
         Ok::<Bytes, std::io::Error>(first),
-        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault injected: connection dropped")),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault injected: connection dropped",
+        )),
     ]);
-    let mut builder = Response::builder().status(reply.status).header("Content-Length", reply.body.len().max(1).to_string());
+    let mut builder = Response::builder()
+        .status(reply.status)
+        .header("Content-Length", reply.body.len().max(1).to_string());
     for (k, v) in &reply.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    builder.body(Body::from_stream(stream)).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    builder
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+// The refusal is the finished HTTP response; it is built once per refused request.
+#[allow(clippy::result_large_err)]
 /// Authenticates the bearer token and resolves the acting user (with `CallerObjectId`).
-fn authenticate(em: &Emulator, headers: &HeaderMap, now: DateTime<Utc>) -> Result<(Uuid, Uuid, bool), Response> {
+fn authenticate(
+    em: &Emulator,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+) -> Result<(Uuid, Uuid, bool), Response> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
-    let Some(token) = token else { return Err(unauthorized(em)) };
+    let Some(token) = token else {
+        return Err(unauthorized(em));
+    };
     let claims = match crate::entra::validate(&em.key, token, &em.info.org_url, now) {
         Ok(c) => c,
-        Err(TokenRejection::Expired | TokenRejection::Malformed | TokenRejection::Missing | TokenRejection::WrongAudience) => {
+        Err(
+            TokenRejection::Expired
+            | TokenRejection::Malformed
+            | TokenRejection::Missing
+            | TokenRejection::WrongAudience,
+        ) => {
             return Err(unauthorized(em));
         }
     };
     let org = em.org.read();
     let caller = if claims.idtyp == "app" {
-        Uuid::parse_str(&claims.appid).ok().and_then(|app| org.user_where("applicationid", app))
+        Uuid::parse_str(&claims.appid)
+            .ok()
+            .and_then(|app| org.user_where("applicationid", app))
     } else {
-        Uuid::parse_str(&claims.oid).ok().and_then(|oid| org.user_where("azureactivedirectoryobjectid", oid))
+        Uuid::parse_str(&claims.oid)
+            .ok()
+            .and_then(|oid| org.user_where("azureactivedirectoryobjectid", oid))
     };
     let Some(caller) = caller else {
-        let e = ApiError::new(StatusCode::FORBIDDEN, "0x80072560", "The user is not a member of the organization.");
+        let e = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "0x80072560",
+            "The user is not a member of the organization.",
+        );
         return Err(to_response(Reply::error(&e), &[]));
     };
     if let Some(t) = org.table_index("systemuser")
@@ -366,7 +478,9 @@ fn authenticate(em: &Emulator, headers: &HeaderMap, now: DateTime<Utc>) -> Resul
         let e = ApiError::new(
             StatusCode::FORBIDDEN,
             "0x80040225",
-            format!("The specified user(Id = {caller}) is disabled. Consider adding the user to a security group with the right role or use a different user account."),
+            format!(
+                "The specified user(Id = {caller}) is disabled. Consider adding the user to a security group with the right role or use a different user account."
+            ),
         );
         return Err(to_response(Reply::error(&e), &[]));
     }
@@ -374,18 +488,32 @@ fn authenticate(em: &Emulator, headers: &HeaderMap, now: DateTime<Utc>) -> Resul
         .get("callerobjectid")
         .and_then(|v| v.to_str().ok())
         .map(|v| (v, "azureactivedirectoryobjectid"))
-        .or_else(|| headers.get("mscrmcallerid").and_then(|v| v.to_str().ok()).map(|v| (v, "systemuserid")));
+        .or_else(|| {
+            headers
+                .get("mscrmcallerid")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| (v, "systemuserid"))
+        });
     let Some((value, column)) = impersonate else {
         return Ok((caller, caller, false));
     };
     if org.security.depth(caller, ACT_ON_BEHALF).is_none() {
-        let ctx = Ctx { base: String::new(), user: caller, caller, impersonating: false, prefer: Prefer::default(), now };
+        let ctx = Ctx {
+            base: String::new(),
+            user: caller,
+            caller,
+            impersonating: false,
+            prefer: Prefer::default(),
+            now,
+        };
         let e = webapi::privilege_denied(&org, &ctx, ACT_ON_BEHALF, None);
         return Err(to_response(Reply::error(&e), &[]));
     }
     let target = Uuid::parse_str(value.trim()).ok().and_then(|id| {
         if column == "systemuserid" {
-            org.table_index("systemuser").filter(|t| org.table(*t).rows.contains_key(&id)).map(|_| id)
+            org.table_index("systemuser")
+                .filter(|t| org.table(*t).rows.contains_key(&id))
+                .map(|_| id)
         } else {
             org.user_where(column, id)
         }
@@ -410,8 +538,15 @@ async fn web_api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let raw_path = uri.path().strip_prefix(API_PREFIX).unwrap_or("").trim_start_matches('/').to_string();
-    let path = percent_encoding::percent_decode_str(&raw_path).decode_utf8_lossy().to_string();
+    let raw_path = uri
+        .path()
+        .strip_prefix(API_PREFIX)
+        .unwrap_or("")
+        .trim_start_matches('/')
+        .to_string();
+    let path = percent_encoding::percent_decode_str(&raw_path)
+        .decode_utf8_lossy()
+        .to_string();
     let query = uri.query().unwrap_or("").to_string();
     let (latency, fault) = em.faults.decide(method.as_str(), &path);
     if latency > 0 {
@@ -428,11 +563,19 @@ async fn web_api(
             return to_response(Reply::error(&e), &[]);
         }
         Fault::ServerError => {
-            let e = ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "0x80040216", "An unexpected error occurred.");
+            let e = ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "0x80040216",
+                "An unexpected error occurred.",
+            );
             return to_response(Reply::error(&e), &[]);
         }
         Fault::Unavailable => {
-            let e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "0x80040216", "The service is temporarily unavailable. Please try again later.");
+            let e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "0x80040216",
+                "The service is temporarily unavailable. Please try again later.",
+            );
             return to_response(Reply::error(&e), &[]);
         }
         Fault::None | Fault::Drop => {}
@@ -457,22 +600,47 @@ async fn web_api(
     let em2 = em.clone();
     let reply = tokio::task::spawn_blocking(move || {
         if path == "$batch" && method == Method::POST {
-            let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let content_type = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
             return crate::batch_exec::execute(&em2, &ctx, &content_type, &body);
         }
-        let req = ApiRequest { method, path: &path, query: &query, headers: &headers, body: &body };
+        let req = ApiRequest {
+            method,
+            path: &path,
+            query: &query,
+            headers: &headers,
+            body: &body,
+        };
         execute_one(&em2, &ctx, &req)
     })
     .await
-    .unwrap_or_else(|_| Reply::error(&ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "0x80040216", "An unexpected error occurred.")));
+    .unwrap_or_else(|_| {
+        Reply::error(&ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "0x80040216",
+            "An unexpected error occurred.",
+        ))
+    });
     drop(admission);
     let (requests_left, time_left) = em.limiter.remaining(caller);
     let dop = em.limiter.settings.lock().dop_hint;
     let extra = vec![
         ("x-ms-dop-hint".to_string(), dop.to_string()),
-        ("x-ms-ratelimit-burst-remaining-xrm-requests".to_string(), requests_left.to_string()),
-        ("x-ms-ratelimit-time-remaining-xrm-requests".to_string(), format!("{time_left}.00")),
-        ("x-ms-service-request-id".to_string(), Uuid::new_v4().to_string()),
+        (
+            "x-ms-ratelimit-burst-remaining-xrm-requests".to_string(),
+            requests_left.to_string(),
+        ),
+        (
+            "x-ms-ratelimit-time-remaining-xrm-requests".to_string(),
+            format!("{time_left}.00"),
+        ),
+        (
+            "x-ms-service-request-id".to_string(),
+            Uuid::new_v4().to_string(),
+        ),
     ];
     if fault == Fault::Drop {
         return dropped(reply);
@@ -508,11 +676,19 @@ pub fn run_write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>) -> Reply {
 }
 
 fn json_response(status: StatusCode, value: serde_json::Value) -> Response {
-    (status, [("content-type", HeaderValue::from_static("application/json"))], value.to_string()).into_response()
+    (
+        status,
+        [("content-type", HeaderValue::from_static("application/json"))],
+        value.to_string(),
+    )
+        .into_response()
 }
 
 async fn admin_info(State(em): State<Arc<Emulator>>) -> Response {
-    json_response(StatusCode::OK, serde_json::to_value(&em.info).unwrap_or_default())
+    json_response(
+        StatusCode::OK,
+        serde_json::to_value(&em.info).unwrap_or_default(),
+    )
 }
 
 async fn admin_reset(State(em): State<Arc<Emulator>>) -> Response {
@@ -543,14 +719,20 @@ async fn admin_snapshot(State(em): State<Arc<Emulator>>) -> Response {
 
 async fn admin_restore(State(em): State<Arc<Emulator>>) -> Response {
     let Some(copy) = em.snapshots.lock().last().cloned() else {
-        return json_response(StatusCode::CONFLICT, serde_json::json!({"error": "no snapshot has been taken"}));
+        return json_response(
+            StatusCode::CONFLICT,
+            serde_json::json!({"error": "no snapshot has been taken"}),
+        );
     };
     *em.org.write() = copy;
     StatusCode::NO_CONTENT.into_response()
 }
 
 async fn admin_get_faults(State(em): State<Arc<Emulator>>) -> Response {
-    json_response(StatusCode::OK, serde_json::to_value(&*em.faults.rules.lock()).unwrap_or_default())
+    json_response(
+        StatusCode::OK,
+        serde_json::to_value(&*em.faults.rules.lock()).unwrap_or_default(),
+    )
 }
 
 async fn admin_put_faults(State(em): State<Arc<Emulator>>, body: Bytes) -> Response {
@@ -559,12 +741,18 @@ async fn admin_put_faults(State(em): State<Arc<Emulator>>, body: Bytes) -> Respo
             *em.faults.rules.lock() = rules;
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(e) => json_response(StatusCode::BAD_REQUEST, serde_json::json!({"error": format!("expected a list of fault rules: {e}")})),
+        Err(e) => json_response(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": format!("expected a list of fault rules: {e}")}),
+        ),
     }
 }
 
 async fn admin_get_limits(State(em): State<Arc<Emulator>>) -> Response {
-    json_response(StatusCode::OK, serde_json::to_value(*em.limiter.settings.lock()).unwrap_or_default())
+    json_response(
+        StatusCode::OK,
+        serde_json::to_value(*em.limiter.settings.lock()).unwrap_or_default(),
+    )
 }
 
 async fn admin_put_limits(State(em): State<Arc<Emulator>>, body: Bytes) -> Response {
@@ -574,7 +762,10 @@ async fn admin_put_limits(State(em): State<Arc<Emulator>>, body: Bytes) -> Respo
             em.limiter.reset();
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(e) => json_response(StatusCode::BAD_REQUEST, serde_json::json!({"error": format!("expected limit settings: {e}")})),
+        Err(e) => json_response(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": format!("expected limit settings: {e}")}),
+        ),
     }
 }
 
@@ -586,13 +777,24 @@ struct OrganizationChange {
 
 async fn admin_put_organization(State(em): State<Arc<Emulator>>, body: Bytes) -> Response {
     let Ok(change) = serde_json::from_slice::<OrganizationChange>(&body) else {
-        return json_response(StatusCode::BAD_REQUEST, serde_json::json!({"error": "expected {organization_type?, version?}"}));
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": "expected {organization_type?, version?}"}),
+        );
     };
     let mut org = em.org.write();
     if let Some(t) = change.organization_type {
-        match ORGANIZATION_TYPES.iter().position(|n| n.eq_ignore_ascii_case(&t)) {
+        match ORGANIZATION_TYPES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(&t))
+        {
             Some(i) => org.organization_type = i,
-            None => return json_response(StatusCode::BAD_REQUEST, serde_json::json!({"error": format!("unknown organization type {t}; one of {ORGANIZATION_TYPES:?}")})),
+            None => {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"error": format!("unknown organization type {t}; one of {ORGANIZATION_TYPES:?}")}),
+                );
+            }
         }
     }
     if let Some(v) = change.version {
@@ -610,9 +812,15 @@ async fn admin_clock(State(em): State<Arc<Emulator>>, body: Bytes) -> Response {
     match serde_json::from_slice::<ClockChange>(&body) {
         Ok(c) => {
             *em.clock_offset.lock() += chrono::Duration::seconds(c.advance_seconds);
-            json_response(StatusCode::OK, serde_json::json!({"now": crate::webapi::rows::format_datetime(&em.now())}))
+            json_response(
+                StatusCode::OK,
+                serde_json::json!({"now": crate::webapi::rows::format_datetime(&em.now())}),
+            )
         }
-        Err(e) => json_response(StatusCode::BAD_REQUEST, serde_json::json!({"error": format!("expected {{advance_seconds}}: {e}")})),
+        Err(e) => json_response(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": format!("expected {{advance_seconds}}: {e}")}),
+        ),
     }
 }
 
@@ -634,7 +842,10 @@ fn yes() -> bool {
 
 async fn admin_create_app(State(em): State<Arc<Emulator>>, body: Bytes) -> Response {
     let Ok(req) = serde_json::from_slice::<NewApp>(&body) else {
-        return json_response(StatusCode::BAD_REQUEST, serde_json::json!({"error": "expected {display_name, roles?, redirect_uris?, application_user?}"}));
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": "expected {display_name, roles?, redirect_uris?, application_user?}"}),
+        );
     };
     let now = em.now();
     let client_id = Uuid::new_v4();
@@ -654,11 +865,27 @@ async fn admin_create_app(State(em): State<Arc<Emulator>>, body: Bytes) -> Respo
         for name in &req.roles {
             match org.security.role_by_name(name) {
                 Some(r) => role_ids.push(r.id),
-                None => return json_response(StatusCode::BAD_REQUEST, serde_json::json!({"error": format!("no role named {name}")})),
+                None => {
+                    return json_response(
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({"error": format!("no role named {name}")}),
+                    );
+                }
             }
         }
         let root = org.root_business_unit;
-        org.add_user(user_id, "", &format!("# {}", req.display_name), "", Some(app.service_principal_id), Some(client_id), root, &role_ids, false, now);
+        org.add_user(
+            user_id,
+            "",
+            &format!("# {}", req.display_name),
+            "",
+            Some(app.service_principal_id),
+            Some(client_id),
+            root,
+            &role_ids,
+            false,
+            now,
+        );
         org.store.commit();
     }
     em.entra.lock().apps.insert(client_id, app);
@@ -668,7 +895,11 @@ async fn admin_create_app(State(em): State<Arc<Emulator>>, body: Bytes) -> Respo
     )
 }
 
-async fn admin_revoke_secrets(State(em): State<Arc<Emulator>>, Path(client_id): Path<Uuid>, body: Bytes) -> Response {
+async fn admin_revoke_secrets(
+    State(em): State<Arc<Emulator>>,
+    Path(client_id): Path<Uuid>,
+    body: Bytes,
+) -> Response {
     let mut entra = em.entra.lock();
     let Some(app) = entra.apps.get_mut(&client_id) else {
         return StatusCode::NOT_FOUND.into_response();
@@ -676,7 +907,11 @@ async fn admin_revoke_secrets(State(em): State<Arc<Emulator>>, Path(client_id): 
     app.secrets.clear();
     let replacement = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
-        .and_then(|v| v.get("new_secret").and_then(|s| s.as_str()).map(str::to_string));
+        .and_then(|v| {
+            v.get("new_secret")
+                .and_then(|s| s.as_str())
+                .map(str::to_string)
+        });
     if let Some(s) = replacement {
         app.secrets.push(s);
     }
@@ -693,16 +928,28 @@ struct RoleNames {
     roles: Vec<String>,
 }
 
-async fn admin_put_user_roles(State(em): State<Arc<Emulator>>, Path(id): Path<Uuid>, body: Bytes) -> Response {
+async fn admin_put_user_roles(
+    State(em): State<Arc<Emulator>>,
+    Path(id): Path<Uuid>,
+    body: Bytes,
+) -> Response {
     let Ok(req) = serde_json::from_slice::<RoleNames>(&body) else {
-        return json_response(StatusCode::BAD_REQUEST, serde_json::json!({"error": "expected {roles: [names]}"}));
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": "expected {roles: [names]}"}),
+        );
     };
     let mut org = em.org.write();
     let mut ids = Vec::new();
     for name in &req.roles {
         match org.security.role_by_name(name) {
             Some(r) => ids.push(r.id),
-            None => return json_response(StatusCode::BAD_REQUEST, serde_json::json!({"error": format!("no role named {name}")})),
+            None => {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"error": format!("no role named {name}")}),
+                );
+            }
         }
     }
     org.security.user_roles.insert(id, ids);
@@ -718,7 +965,10 @@ struct NewRole {
 
 async fn admin_create_role(State(em): State<Arc<Emulator>>, body: Bytes) -> Response {
     let Ok(req) = serde_json::from_slice::<NewRole>(&body) else {
-        return json_response(StatusCode::BAD_REQUEST, serde_json::json!({"error": "expected {name, privileges: {prvX: depth}}"}));
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": "expected {name, privileges: {prvX: depth}}"}),
+        );
     };
     let mut privileges = std::collections::BTreeMap::new();
     for (p, d) in req.privileges {
@@ -726,7 +976,12 @@ async fn admin_create_role(State(em): State<Arc<Emulator>>, body: Bytes) -> Resp
             Some(depth) => {
                 privileges.insert(p, depth);
             }
-            None => return json_response(StatusCode::BAD_REQUEST, serde_json::json!({"error": format!("unknown depth {d}")})),
+            None => {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"error": format!("unknown depth {d}")}),
+                );
+            }
         }
     }
     let now = em.now();
@@ -749,10 +1004,19 @@ struct DepthBody {
     depth: String,
 }
 
-async fn admin_grant(State(em): State<Arc<Emulator>>, Path((name, privilege)): Path<(String, String)>, body: Bytes) -> Response {
-    let depth = serde_json::from_slice::<DepthBody>(&body).ok().and_then(|d| crate::security::Depth::parse(&d.depth));
+async fn admin_grant(
+    State(em): State<Arc<Emulator>>,
+    Path((name, privilege)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let depth = serde_json::from_slice::<DepthBody>(&body)
+        .ok()
+        .and_then(|d| crate::security::Depth::parse(&d.depth));
     let Some(depth) = depth else {
-        return json_response(StatusCode::BAD_REQUEST, serde_json::json!({"error": "expected {depth: Basic|Local|Deep|Global}"}));
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": "expected {depth: Basic|Local|Deep|Global}"}),
+        );
     };
     let mut org = em.org.write();
     let Some(id) = org.security.role_by_name(&name).map(|r| r.id) else {
@@ -764,13 +1028,17 @@ async fn admin_grant(State(em): State<Arc<Emulator>>, Path((name, privilege)): P
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn admin_revoke(State(em): State<Arc<Emulator>>, Path((name, privilege)): Path<(String, String)>) -> Response {
+async fn admin_revoke(
+    State(em): State<Arc<Emulator>>,
+    Path((name, privilege)): Path<(String, String)>,
+) -> Response {
     let mut org = em.org.write();
     let Some(id) = org.security.role_by_name(&name).map(|r| r.id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     if let Some(role) = org.security.roles.get_mut(&id) {
-        role.privileges.retain(|p, _| !p.eq_ignore_ascii_case(&privilege));
+        role.privileges
+            .retain(|p, _| !p.eq_ignore_ascii_case(&privilege));
     }
     StatusCode::NO_CONTENT.into_response()
 }

@@ -85,9 +85,21 @@ impl TableState {
 /// One reversible change, recorded while a transaction is open.
 #[derive(Debug, Clone)]
 enum Undo {
-    Inserted { table: usize, id: Uuid },
-    Replaced { table: usize, id: Uuid, old: StoredRow },
-    Deleted { table: usize, id: Uuid, old: StoredRow, tombstone: u64 },
+    Inserted {
+        table: usize,
+        id: Uuid,
+    },
+    Replaced {
+        table: usize,
+        id: Uuid,
+        old: StoredRow,
+    },
+    Deleted {
+        table: usize,
+        id: Uuid,
+        old: StoredRow,
+        tombstone: u64,
+    },
 }
 
 /// A key collision on write: which key, so the caller can word Dataverse's error.
@@ -177,12 +189,7 @@ impl Store {
         Some(row)
     }
 
-    fn check_keys(
-        &self,
-        table: usize,
-        id: Uuid,
-        values: &[Value],
-    ) -> Result<(), DuplicateKey> {
+    fn check_keys(&self, table: usize, id: Uuid, values: &[Value]) -> Result<(), DuplicateKey> {
         let t = &self.tables[table];
         for k in 0..t.key_index.len() {
             if let Some(key) = t.key_of(k, values)

@@ -3,8 +3,8 @@
 use std::cmp::Ordering;
 
 use super::QueryError;
-use crate::value::Value;
 use super::filter::Filter;
+use crate::value::Value;
 
 /// One `$orderby` item.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::{ApiRequest, Ctx, Reply, name_and_args, query_param};
 use crate::error::ApiError;
 use crate::metadata::{
-    AlternateKey, AttrType, Attribute, Ownership, REGARDING_TARGETS, RequiredLevel, Table, TableBuilder,
-    TableSpec, activity_columns, stable_id,
+    AlternateKey, AttrType, Attribute, Ownership, REGARDING_TARGETS, RequiredLevel, Table,
+    TableBuilder, TableSpec, activity_columns, stable_id,
 };
 use crate::odata::{self, EvalContext, Schema};
 use crate::org::Org;
@@ -68,8 +68,14 @@ fn table_json(org: &Org, table: &Table) -> Map<String, Json> {
     put("LogicalName", json!(table.logical_name));
     put("SchemaName", json!(table.schema_name));
     put("EntitySetName", json!(table.entity_set_name));
-    put("LogicalCollectionName", json!(table.logical_collection_name));
-    put("CollectionSchemaName", json!(format!("{}s", table.schema_name)));
+    put(
+        "LogicalCollectionName",
+        json!(table.logical_collection_name),
+    );
+    put(
+        "CollectionSchemaName",
+        json!(format!("{}s", table.schema_name)),
+    );
     put("PrimaryIdAttribute", json!(table.primary_id));
     put("PrimaryNameAttribute", json!(table.primary_name));
     put("ObjectTypeCode", json!(table.object_type_code));
@@ -78,13 +84,22 @@ fn table_json(org: &Org, table: &Table) -> Map<String, Json> {
     put("IsManaged", json!(table.is_managed));
     put("OwnershipType", json!(table.ownership.as_str()));
     put("ChangeTrackingEnabled", json!(table.change_tracking));
-    put("CanChangeTrackingBeEnabled", bool_managed(table.can_change_tracking_be_enabled));
+    put(
+        "CanChangeTrackingBeEnabled",
+        bool_managed(table.can_change_tracking_be_enabled),
+    );
     put("TableType", json!("Standard"));
     put("HasNotes", json!(true));
     put("HasActivities", json!(!table.is_activity));
-    put("ActivityTypeMask", json!(if table.is_activity { 1 } else { 0 }));
+    put(
+        "ActivityTypeMask",
+        json!(if table.is_activity { 1 } else { 0 }),
+    );
     put("DisplayName", label(&table.display_name));
-    put("DisplayCollectionName", label(&table.display_collection_name));
+    put(
+        "DisplayCollectionName",
+        label(&table.display_collection_name),
+    );
     put("Description", label(&table.description));
     put("IsValidForAdvancedFind", json!(true));
     put("IsIntersect", json!(false));
@@ -135,7 +150,10 @@ impl Schema for MetaSchema {
     }
 
     fn column(&self, name: &str) -> Option<(usize, ValueKind)> {
-        FILTERABLE.iter().position(|(n, _)| *n == name).map(|i| (i, FILTERABLE[i].1))
+        FILTERABLE
+            .iter()
+            .position(|(n, _)| *n == name)
+            .map(|i| (i, FILTERABLE[i].1))
     }
 }
 
@@ -163,7 +181,11 @@ fn find_table(org: &Org, args: &str) -> Result<usize, ApiError> {
         let value = args
             .strip_prefix("LogicalName=")
             .map(|v| v.trim_matches('\''))
-            .ok_or_else(|| ApiError::odata(format!("The key '{args}' is not valid for EntityDefinitions.")))?;
+            .ok_or_else(|| {
+                ApiError::odata(format!(
+                    "The key '{args}' is not valid for EntityDefinitions."
+                ))
+            })?;
         org.table_index(value)
     };
     found.ok_or_else(|| {
@@ -175,7 +197,11 @@ fn find_table(org: &Org, args: &str) -> Result<usize, ApiError> {
     })
 }
 
-fn select_members(mut obj: Map<String, Json>, select: &Option<Vec<String>>, always: &[&str]) -> Map<String, Json> {
+fn select_members(
+    mut obj: Map<String, Json>,
+    select: &Option<Vec<String>>,
+    always: &[&str],
+) -> Map<String, Json> {
     if let Some(cols) = select {
         obj.retain(|k, _| cols.iter().any(|c| c == k) || always.contains(&k.as_str()));
     }
@@ -183,16 +209,39 @@ fn select_members(mut obj: Map<String, Json>, select: &Option<Vec<String>>, alwa
 }
 
 /// `GET EntityDefinitions…`
-pub fn get(org: &Org, ctx: &Ctx, args: Option<&str>, rest: &[&str], query: &str) -> Result<Reply, ApiError> {
-    let select = query_param(query, "$select").map(|s| s.split(',').map(|c| c.trim().to_string()).collect::<Vec<_>>());
+pub fn get(
+    org: &Org,
+    ctx: &Ctx,
+    args: Option<&str>,
+    rest: &[&str],
+    query: &str,
+) -> Result<Reply, ApiError> {
+    let select = query_param(query, "$select").map(|s| {
+        s.split(',')
+            .map(|c| c.trim().to_string())
+            .collect::<Vec<_>>()
+    });
     let expand = query_param(query, "$expand").unwrap_or_default();
-    let expands: Vec<&str> = expand.split(',').map(|e| e.split('(').next().unwrap_or("").trim()).filter(|e| !e.is_empty()).collect();
+    let expands: Vec<&str> = expand
+        .split(',')
+        .map(|e| e.split('(').next().unwrap_or("").trim())
+        .filter(|e| !e.is_empty())
+        .collect();
     let render = |t: &Table| -> Json {
         let mut obj = select_members(table_json(org, t), &select, &["MetadataId"]);
         for e in &expands {
             match *e {
                 "Attributes" => {
-                    obj.insert("Attributes".into(), Json::Array(t.attributes.iter().filter(|a| !a.hidden).map(|a| attribute_json(t, a)).collect()));
+                    obj.insert(
+                        "Attributes".into(),
+                        Json::Array(
+                            t.attributes
+                                .iter()
+                                .filter(|a| !a.hidden)
+                                .map(|a| attribute_json(t, a))
+                                .collect(),
+                        ),
+                    );
                 }
                 "Keys" => {
                     obj.insert("Keys".into(), keys_json(t));
@@ -209,17 +258,27 @@ pub fn get(org: &Org, ctx: &Ctx, args: Option<&str>, rest: &[&str], query: &str)
                 Some(text) => Some(odata::filter::parse(&text)?.bind(&MetaSchema)?),
                 None => None,
             };
-            let ectx = EvalContext { user_id: ctx.user, now: ctx.now };
+            let ectx = EvalContext {
+                user_id: ctx.user,
+                now: ctx.now,
+            };
             let value: Vec<Json> = (0..org.table_count())
                 .map(|i| org.def(i))
-                .filter(|t| filter.as_ref().is_none_or(|f| f.matches(&meta_row(t), &ectx)))
+                .filter(|t| {
+                    filter
+                        .as_ref()
+                        .is_none_or(|f| f.matches(&meta_row(t), &ectx))
+                })
                 .map(render)
                 .collect();
             let context = match &select {
                 Some(cols) => format!("{context}({})", cols.join(",")),
                 None => context,
             };
-            Ok(Reply::json(StatusCode::OK, json!({"@odata.context": context, "value": value}).to_string()))
+            Ok(Reply::json(
+                StatusCode::OK,
+                json!({"@odata.context": context, "value": value}).to_string(),
+            ))
         }
         Some(key) => {
             let t = org.def(find_table(org, key)?);
@@ -252,12 +311,22 @@ pub fn get(org: &Org, ctx: &Ctx, args: Option<&str>, rest: &[&str], query: &str)
 }
 
 fn label_text(v: Option<&Json>) -> Option<String> {
-    v?.get("LocalizedLabels")?.as_array()?.first()?.get("Label")?.as_str().map(str::to_string)
+    v?.get("LocalizedLabels")?
+        .as_array()?
+        .first()?
+        .get("Label")?
+        .as_str()
+        .map(str::to_string)
 }
 
 fn attr_type_of(v: &Map<String, Json>) -> Option<AttrType> {
-    let odata_type = v.get("@odata.type").and_then(Json::as_str).unwrap_or_default();
-    let name = odata_type.trim_start_matches('#').trim_start_matches("Microsoft.Dynamics.CRM.");
+    let odata_type = v
+        .get("@odata.type")
+        .and_then(Json::as_str)
+        .unwrap_or_default();
+    let name = odata_type
+        .trim_start_matches('#')
+        .trim_start_matches("Microsoft.Dynamics.CRM.");
     Some(match name {
         "StringAttributeMetadata" => AttrType::String,
         "MemoAttributeMetadata" => AttrType::Memo,
@@ -291,15 +360,26 @@ fn new_attribute(table: &str, v: &Map<String, Json>) -> Result<Attribute, ApiErr
         .and_then(Json::as_str)
         .ok_or_else(|| ApiError::payload(table, "SchemaName is required for a new attribute."))?;
     let attr_type = attr_type_of(v).ok_or_else(|| {
-        ApiError::payload(table, format!("The attribute type of '{schema}' is not supported."))
+        ApiError::payload(
+            table,
+            format!("The attribute type of '{schema}' is not supported."),
+        )
     })?;
     let logical = schema.to_lowercase();
-    let max = v.get("MaxLength").and_then(Json::as_u64).map(|m| m as u32).or(match attr_type {
-        AttrType::String => Some(100),
-        AttrType::Memo => Some(2000),
-        _ => None,
-    });
-    let required = match v.get("RequiredLevel").and_then(|r| r.get("Value")).and_then(Json::as_str) {
+    let max = v
+        .get("MaxLength")
+        .and_then(Json::as_u64)
+        .map(|m| m as u32)
+        .or(match attr_type {
+            AttrType::String => Some(100),
+            AttrType::Memo => Some(2000),
+            _ => None,
+        });
+    let required = match v
+        .get("RequiredLevel")
+        .and_then(|r| r.get("Value"))
+        .and_then(Json::as_str)
+    {
         Some("ApplicationRequired") => RequiredLevel::ApplicationRequired,
         Some("SystemRequired") => RequiredLevel::SystemRequired,
         _ => RequiredLevel::None,
@@ -346,7 +426,11 @@ fn check_prefix(org: &Org, schema_name: &str) -> Result<(), ApiError> {
             org.table(t)
                 .rows
                 .values()
-                .filter_map(|r| org.def(t).ordinal("customizationprefix").map(|o| crate::value::cell(&r.values, o).clone()))
+                .filter_map(|r| {
+                    org.def(t)
+                        .ordinal("customizationprefix")
+                        .map(|o| crate::value::cell(&r.values, o).clone())
+                })
                 .filter_map(|v| match v {
                     Value::String(s) => Some(s.to_lowercase()),
                     _ => None,
@@ -358,21 +442,36 @@ fn check_prefix(org: &Org, schema_name: &str) -> Result<(), ApiError> {
         Some(p) if p == "new" || known.contains(&p) => Ok(()),
         _ => Err(ApiError::bad_request(
             "0x80044363",
-            format!("Invalid schema name '{schema_name}': a custom name must start with the customization prefix of a publisher followed by an underscore (for example 'new_')."),
+            format!(
+                "Invalid schema name '{schema_name}': a custom name must start with the customization prefix of a publisher followed by an underscore (for example 'new_')."
+            ),
         )),
     }
 }
 
 /// Writes on `EntityDefinitions`: create table, add column or key, change tracking, delete table.
-pub fn write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>, args: Option<&str>, rest: &[&str]) -> Result<Reply, ApiError> {
+pub fn write(
+    org: &mut Org,
+    ctx: &Ctx,
+    req: &ApiRequest<'_>,
+    args: Option<&str>,
+    rest: &[&str],
+) -> Result<Reply, ApiError> {
     let solution = req.header("mscrm.solutionuniquename").map(str::to_string);
     if let Some(name) = &solution {
         let exists = org.table_index("solution").is_some_and(|t| {
             let o = org.def(t).ordinal("uniquename");
-            org.table(t).rows.values().any(|r| o.is_some_and(|o| crate::value::cell(&r.values, o) == &Value::String(name.as_str().into())))
+            org.table(t).rows.values().any(|r| {
+                o.is_some_and(|o| {
+                    crate::value::cell(&r.values, o) == &Value::String(name.as_str().into())
+                })
+            })
         });
         if !exists {
-            return Err(ApiError::bad_request("0x8004f01b", format!("The solution '{name}' was not found.")));
+            return Err(ApiError::bad_request(
+                "0x8004f01b",
+                format!("The solution '{name}' was not found."),
+            ));
         }
     }
     let privilege = match req.method {
@@ -387,26 +486,58 @@ pub fn write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>, args: Option<&str>,
     match (&req.method, args, rest.first().copied()) {
         (&Method::POST, None, None) => {
             let b = body()?;
-            let schema = b.get("SchemaName").and_then(Json::as_str).ok_or_else(|| ApiError::payload("EntityMetadata", "SchemaName is required."))?.to_string();
+            let schema = b
+                .get("SchemaName")
+                .and_then(Json::as_str)
+                .ok_or_else(|| ApiError::payload("EntityMetadata", "SchemaName is required."))?
+                .to_string();
             check_prefix(org, &schema)?;
             let logical = schema.to_lowercase();
             if org.table_index(&logical).is_some() {
-                return Err(ApiError::bad_request("0x80044363", format!("An entity with the specified name already exists. Entity Name: {logical}")));
+                return Err(ApiError::bad_request(
+                    "0x80044363",
+                    format!(
+                        "An entity with the specified name already exists. Entity Name: {logical}"
+                    ),
+                ));
             }
             let is_activity = b.get("IsActivity").and_then(Json::as_bool).unwrap_or(false);
-            let attrs: Vec<Map<String, Json>> = b.get("Attributes").and_then(Json::as_array).map(|a| a.iter().filter_map(|x| x.as_object().cloned()).collect()).unwrap_or_default();
-            let primary = attrs.iter().find(|a| a.get("IsPrimaryName").and_then(Json::as_bool).unwrap_or(false));
+            let attrs: Vec<Map<String, Json>> = b
+                .get("Attributes")
+                .and_then(Json::as_array)
+                .map(|a| a.iter().filter_map(|x| x.as_object().cloned()).collect())
+                .unwrap_or_default();
+            let primary = attrs.iter().find(|a| {
+                a.get("IsPrimaryName")
+                    .and_then(Json::as_bool)
+                    .unwrap_or(false)
+            });
             let (primary_name, primary_len) = if is_activity {
-                ("subject".to_string(), primary.and_then(|p| p.get("MaxLength")).and_then(Json::as_u64).unwrap_or(200) as u32)
-            } else {
-                let p = primary.ok_or_else(|| ApiError::payload("EntityMetadata", "A new table needs a primary name attribute (IsPrimaryName = true)."))?;
                 (
-                    p.get("SchemaName").and_then(Json::as_str).unwrap_or("new_name").to_lowercase(),
+                    "subject".to_string(),
+                    primary
+                        .and_then(|p| p.get("MaxLength"))
+                        .and_then(Json::as_u64)
+                        .unwrap_or(200) as u32,
+                )
+            } else {
+                let p = primary.ok_or_else(|| {
+                    ApiError::payload(
+                        "EntityMetadata",
+                        "A new table needs a primary name attribute (IsPrimaryName = true).",
+                    )
+                })?;
+                (
+                    p.get("SchemaName")
+                        .and_then(Json::as_str)
+                        .unwrap_or("new_name")
+                        .to_lowercase(),
                     p.get("MaxLength").and_then(Json::as_u64).unwrap_or(100) as u32,
                 )
             };
             let display = label_text(b.get("DisplayName")).unwrap_or_else(|| schema.clone());
-            let display_plural = label_text(b.get("DisplayCollectionName")).unwrap_or_else(|| format!("{display}s"));
+            let display_plural =
+                label_text(b.get("DisplayCollectionName")).unwrap_or_else(|| format!("{display}s"));
             let ownership = match b.get("OwnershipType").and_then(Json::as_str) {
                 Some("OrganizationOwned") => Ownership::OrganizationOwned,
                 _ => Ownership::UserOwned,
@@ -428,7 +559,10 @@ pub fn write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>, args: Option<&str>,
             if is_activity {
                 builder = activity_columns(builder, REGARDING_TARGETS).activity();
             } else {
-                builder = builder.state_status(&[(0, "Active"), (1, "Inactive")], &[(1, "Active", 0), (2, "Inactive", 1)]);
+                builder = builder.state_status(
+                    &[(0, "Active"), (1, "Inactive")],
+                    &[(1, "Active", 0), (2, "Inactive", 1)],
+                );
             }
             let mut table = builder.build();
             if is_activity {
@@ -437,9 +571,15 @@ pub fn write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>, args: Option<&str>,
             table.is_custom = true;
             table.solution = solution;
             table.description = label_text(b.get("Description")).unwrap_or_default();
-            table.change_tracking = b.get("ChangeTrackingEnabled").and_then(Json::as_bool).unwrap_or(false);
+            table.change_tracking = b
+                .get("ChangeTrackingEnabled")
+                .and_then(Json::as_bool)
+                .unwrap_or(false);
             for a in &attrs {
-                if a.get("IsPrimaryName").and_then(Json::as_bool).unwrap_or(false) {
+                if a.get("IsPrimaryName")
+                    .and_then(Json::as_bool)
+                    .unwrap_or(false)
+                {
                     continue;
                 }
                 let attr = new_attribute(&logical, a)?;
@@ -459,28 +599,63 @@ pub fn write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>, args: Option<&str>,
                 }
             }
             org.refresh_bulk_filters(ctx.now);
-            Ok(Reply::no_content().header("OData-EntityId", format!("{}/EntityDefinitions({id})", ctx.base)))
+            Ok(Reply::no_content().header(
+                "OData-EntityId",
+                format!("{}/EntityDefinitions({id})", ctx.base),
+            ))
         }
         (&Method::POST, Some(key), Some("Attributes")) => {
             let t = find_table(org, key)?;
             let b = body()?;
-            let schema = b.get("SchemaName").and_then(Json::as_str).unwrap_or_default().to_string();
+            let schema = b
+                .get("SchemaName")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_string();
             check_prefix(org, &schema)?;
             let attr = new_attribute(&org.def(t).logical_name.clone(), &b)?;
             if org.def(t).attribute(&attr.logical_name).is_some() {
-                return Err(ApiError::bad_request("0x80044363", format!("An attribute with the specified name already exists: {}", attr.logical_name)));
+                return Err(ApiError::bad_request(
+                    "0x80044363",
+                    format!(
+                        "An attribute with the specified name already exists: {}",
+                        attr.logical_name
+                    ),
+                ));
             }
             let id = attr.metadata_id;
             org.store.tables[t].def.push_attribute(attr);
-            Ok(Reply::no_content().header("OData-EntityId", format!("{}/EntityDefinitions({})/Attributes({id})", ctx.base, org.def(t).metadata_id)))
+            Ok(Reply::no_content().header(
+                "OData-EntityId",
+                format!(
+                    "{}/EntityDefinitions({})/Attributes({id})",
+                    ctx.base,
+                    org.def(t).metadata_id
+                ),
+            ))
         }
         (&Method::POST, Some(key), Some("Keys")) => {
             let t = find_table(org, key)?;
             let b = body()?;
-            let schema = b.get("SchemaName").and_then(Json::as_str).ok_or_else(|| ApiError::payload("EntityKeyMetadata", "SchemaName is required."))?.to_string();
-            let attrs: Vec<String> = b.get("KeyAttributes").and_then(Json::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_lowercase)).collect()).unwrap_or_default();
+            let schema = b
+                .get("SchemaName")
+                .and_then(Json::as_str)
+                .ok_or_else(|| ApiError::payload("EntityKeyMetadata", "SchemaName is required."))?
+                .to_string();
+            let attrs: Vec<String> = b
+                .get("KeyAttributes")
+                .and_then(Json::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_lowercase))
+                        .collect()
+                })
+                .unwrap_or_default();
             if attrs.is_empty() {
-                return Err(ApiError::payload("EntityKeyMetadata", "KeyAttributes must name at least one column."));
+                return Err(ApiError::payload(
+                    "EntityKeyMetadata",
+                    "KeyAttributes must name at least one column.",
+                ));
             }
             for a in &attrs {
                 if org.def(t).attribute(a).is_none() {
@@ -502,9 +677,19 @@ pub fn write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>, args: Option<&str>,
             if state.rebuild_key(k).is_err() {
                 state.def.keys.pop();
                 state.key_index.pop();
-                return Err(ApiError::bad_request("0x80060892", "The key cannot be created: existing rows have duplicate values for its columns."));
+                return Err(ApiError::bad_request(
+                    "0x80060892",
+                    "The key cannot be created: existing rows have duplicate values for its columns.",
+                ));
             }
-            Ok(Reply::no_content().header("OData-EntityId", format!("{}/EntityDefinitions({})/Keys({id})", ctx.base, org.def(t).metadata_id)))
+            Ok(Reply::no_content().header(
+                "OData-EntityId",
+                format!(
+                    "{}/EntityDefinitions({})/Keys({id})",
+                    ctx.base,
+                    org.def(t).metadata_id
+                ),
+            ))
         }
         (&Method::PUT, Some(key), None) => {
             let t = find_table(org, key)?;
@@ -512,10 +697,19 @@ pub fn write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>, args: Option<&str>,
             if let Some(on) = b.get("ChangeTrackingEnabled").and_then(Json::as_bool) {
                 let def = &mut org.store.tables[t].def;
                 if !on && def.change_tracking {
-                    return Err(ApiError::bad_request("0x80044363", "Change tracking cannot be turned off once it is enabled."));
+                    return Err(ApiError::bad_request(
+                        "0x80044363",
+                        "Change tracking cannot be turned off once it is enabled.",
+                    ));
                 }
                 if on && !def.can_change_tracking_be_enabled {
-                    return Err(ApiError::bad_request("0x80044363", format!("Change tracking cannot be enabled for the entity '{}'.", def.logical_name)));
+                    return Err(ApiError::bad_request(
+                        "0x80044363",
+                        format!(
+                            "Change tracking cannot be enabled for the entity '{}'.",
+                            def.logical_name
+                        ),
+                    ));
                 }
                 def.change_tracking = on;
             }
@@ -527,7 +721,10 @@ pub fn write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>, args: Option<&str>,
         (&Method::DELETE, Some(key), None) => {
             let t = find_table(org, key)?;
             if !org.def(t).is_custom {
-                return Err(ApiError::bad_request("0x80044363", "Only custom tables can be deleted."));
+                return Err(ApiError::bad_request(
+                    "0x80044363",
+                    "Only custom tables can be deleted.",
+                ));
             }
             org.store.tables[t].rows.clear();
             org.store.tables[t].by_version.clear();
@@ -535,7 +732,11 @@ pub fn write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>, args: Option<&str>,
             org.forget_table(t);
             Ok(Reply::no_content())
         }
-        _ => Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "0x80060888", "The requested resource does not support http method.")),
+        _ => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "0x80060888",
+            "The requested resource does not support http method.",
+        )),
     }
 }
 
@@ -556,21 +757,41 @@ pub fn csdl(org: &Org, ctx: &Ctx) -> Reply {
     let mut x = String::from(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\"><edmx:DataServices><Schema Namespace=\"Microsoft.Dynamics.CRM\" Alias=\"mscrm\" xmlns=\"http://docs.oasis-open.org/odata/ns/edm\">",
     );
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('"', "&quot;")
+    };
     for i in 0..org.table_count() {
         let t = org.def(i);
         if t.entity_set_name.starts_with("deleted:") {
             continue;
         }
-        x.push_str(&format!("<EntityType Name=\"{}\"><Key><PropertyRef Name=\"{}\" /></Key>", esc(&t.logical_name), esc(&t.primary_id)));
+        x.push_str(&format!(
+            "<EntityType Name=\"{}\"><Key><PropertyRef Name=\"{}\" /></Key>",
+            esc(&t.logical_name),
+            esc(&t.primary_id)
+        ));
         for a in t.attributes.iter().filter(|a| !a.hidden) {
-            x.push_str(&format!("<Property Name=\"{}\" Type=\"{}\" />", esc(&a.property_name()), a.attr_type.edm_type()));
+            x.push_str(&format!(
+                "<Property Name=\"{}\" Type=\"{}\" />",
+                esc(&a.property_name()),
+                a.attr_type.edm_type()
+            ));
         }
         for (nav, _, target) in t.navigation_properties() {
-            x.push_str(&format!("<NavigationProperty Name=\"{}\" Type=\"mscrm.{}\" />", esc(&nav), esc(&target)));
+            x.push_str(&format!(
+                "<NavigationProperty Name=\"{}\" Type=\"mscrm.{}\" />",
+                esc(&nav),
+                esc(&target)
+            ));
         }
         for r in &t.one_to_many {
-            x.push_str(&format!("<NavigationProperty Name=\"{}\" Type=\"Collection(mscrm.{})\" />", esc(&r.schema_name), esc(&r.referencing_table)));
+            x.push_str(&format!(
+                "<NavigationProperty Name=\"{}\" Type=\"Collection(mscrm.{})\" />",
+                esc(&r.schema_name),
+                esc(&r.referencing_table)
+            ));
         }
         x.push_str("</EntityType>");
     }
@@ -580,7 +801,11 @@ pub fn csdl(org: &Org, ctx: &Ctx) -> Reply {
         if t.entity_set_name.starts_with("deleted:") {
             continue;
         }
-        x.push_str(&format!("<EntitySet Name=\"{}\" EntityType=\"Microsoft.Dynamics.CRM.{}\">", esc(&t.entity_set_name), esc(&t.logical_name)));
+        x.push_str(&format!(
+            "<EntitySet Name=\"{}\" EntityType=\"Microsoft.Dynamics.CRM.{}\">",
+            esc(&t.entity_set_name),
+            esc(&t.logical_name)
+        ));
         if t.change_tracking {
             x.push_str("<Annotation Term=\"Org.OData.Capabilities.V1.ChangeTracking\"><Record><PropertyValue Property=\"Supported\" Bool=\"true\" /></Record></Annotation>");
         }
@@ -589,7 +814,10 @@ pub fn csdl(org: &Org, ctx: &Ctx) -> Reply {
     x.push_str("</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>");
     Reply {
         status: StatusCode::OK,
-        headers: vec![("Content-Type".into(), "application/xml".into()), ("OData-Version".into(), "4.0".into())],
+        headers: vec![
+            ("Content-Type".into(), "application/xml".into()),
+            ("OData-Version".into(), "4.0".into()),
+        ],
         body: x.into_bytes(),
     }
 }

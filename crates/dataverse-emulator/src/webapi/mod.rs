@@ -176,8 +176,11 @@ pub fn resolve_key(org: &Org, t: usize, text: &str) -> Result<Key, ApiError> {
         })?;
     let mut values = Vec::new();
     for (name, literal) in &named {
-        let attr = def.attribute(name).ok_or_else(|| ApiError::unknown_property(name, &def.logical_name))?;
-        let value = parse_key_literal(literal, attr.attr_type.kind()).ok_or_else(|| bad_key(text))?;
+        let attr = def
+            .attribute(name)
+            .ok_or_else(|| ApiError::unknown_property(name, &def.logical_name))?;
+        let value =
+            parse_key_literal(literal, attr.attr_type.kind()).ok_or_else(|| bad_key(text))?;
         values.push((attr.ordinal, value));
     }
     let mut row = vec![Value::Null; def.attributes.len()];
@@ -192,7 +195,10 @@ pub fn resolve_key(org: &Org, t: usize, text: &str) -> Result<Key, ApiError> {
 }
 
 fn bad_key(text: &str) -> ApiError {
-    ApiError::bad_request("0x80060888", format!("Bad Request - Error in query syntax. The key '{text}' is not valid."))
+    ApiError::bad_request(
+        "0x80060888",
+        format!("Bad Request - Error in query syntax. The key '{text}' is not valid."),
+    )
 }
 
 fn split_key_parts(text: &str) -> Option<Vec<&str>> {
@@ -221,9 +227,15 @@ fn split_key_parts(text: &str) -> Option<Vec<&str>> {
 
 fn parse_key_literal(literal: &str, kind: crate::value::ValueKind) -> Option<Value> {
     use crate::value::ValueKind;
-    if let Some(inner) = literal.strip_prefix('\'').and_then(|l| l.strip_suffix('\'')) {
+    if let Some(inner) = literal
+        .strip_prefix('\'')
+        .and_then(|l| l.strip_suffix('\''))
+    {
         let text = inner.replace("''", "'");
-        let text = percent_encoding::percent_decode_str(&text).decode_utf8().ok()?.to_string();
+        let text = percent_encoding::percent_decode_str(&text)
+            .decode_utf8()
+            .ok()?
+            .to_string();
         return match kind {
             ValueKind::String => Some(Value::String(text.into())),
             ValueKind::Guid => Uuid::parse_str(&text).ok().map(Value::Guid),
@@ -275,7 +287,14 @@ pub fn require(org: &Org, ctx: &Ctx, verb: &str, t: usize) -> Result<Depth, ApiE
 }
 
 /// Whether a row is within reach at `depth` for the acting user.
-pub fn row_visible(org: &Org, ctx: &Ctx, t: usize, row: &[Value], depth: Depth, subtree: &[Uuid]) -> bool {
+pub fn row_visible(
+    org: &Org,
+    ctx: &Ctx,
+    t: usize,
+    row: &[Value],
+    depth: Depth,
+    subtree: &[Uuid],
+) -> bool {
     let def = org.def(t);
     if depth == Depth::Global || def.ownership != crate::metadata::Ownership::UserOwned {
         return true;
@@ -284,16 +303,20 @@ pub fn row_visible(org: &Org, ctx: &Ctx, t: usize, row: &[Value], depth: Depth, 
         Depth::Basic => def
             .ordinal("ownerid")
             .is_some_and(|o| cell(row, o) == &Value::Guid(ctx.user)),
-        _ => def.ordinal("owningbusinessunit").is_some_and(|o| match cell(row, o) {
-            Value::Guid(bu) => subtree.contains(bu),
-            _ => false,
-        }),
+        _ => def
+            .ordinal("owningbusinessunit")
+            .is_some_and(|o| match cell(row, o) {
+                Value::Guid(bu) => subtree.contains(bu),
+                _ => false,
+            }),
     }
 }
 
 /// The business units a depth reaches for the acting user.
 pub fn reach(org: &Org, ctx: &Ctx, depth: Depth) -> Vec<Uuid> {
-    let bu = org.user_business_unit(ctx.user).unwrap_or(org.root_business_unit);
+    let bu = org
+        .user_business_unit(ctx.user)
+        .unwrap_or(org.root_business_unit);
     match depth {
         Depth::Local => vec![bu],
         Depth::Deep => org.business_unit_subtree(bu),
@@ -302,7 +325,14 @@ pub fn reach(org: &Org, ctx: &Ctx, depth: Depth) -> Vec<Uuid> {
 }
 
 /// Record-level check for writes and deletes on one row.
-pub fn check_record_access(org: &Org, ctx: &Ctx, t: usize, row: &[Value], verb: &str, id: Uuid) -> Result<(), ApiError> {
+pub fn check_record_access(
+    org: &Org,
+    ctx: &Ctx,
+    t: usize,
+    row: &[Value],
+    verb: &str,
+    id: Uuid,
+) -> Result<(), ApiError> {
     let depth = require(org, ctx, verb, t)?;
     let subtree = reach(org, ctx, depth);
     if row_visible(org, ctx, t, row, depth, &subtree) {
@@ -362,7 +392,10 @@ pub fn split_path(path: &str) -> Vec<&str> {
 /// Splits `name(args)` into the name and the text inside the parentheses.
 pub fn name_and_args(segment: &str) -> (&str, Option<&str>) {
     match (segment.find('('), segment.ends_with(')')) {
-        (Some(open), true) => (&segment[..open], Some(&segment[open + 1..segment.len() - 1])),
+        (Some(open), true) => (
+            &segment[..open],
+            Some(&segment[open + 1..segment.len() - 1]),
+        ),
         _ => (segment, None),
     }
 }
@@ -411,7 +444,9 @@ fn route_read(org: &Org, ctx: &Ctx, req: &ApiRequest<'_>) -> Result<Reply, ApiEr
         "EntityDefinitions" => return entitydefs::get(org, ctx, args, &segments[1..], req.query),
         _ => {}
     }
-    let t = org.table_by_set(name).ok_or_else(|| ApiError::resource_not_found(name))?;
+    let t = org
+        .table_by_set(name)
+        .ok_or_else(|| ApiError::resource_not_found(name))?;
     match (args, segments.get(1)) {
         (None, None) => read::collection(org, ctx, t, req.query, None),
         (None, Some(&"$count")) => read::count(org, ctx, t),
@@ -433,7 +468,9 @@ fn route_write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>) -> Result<Reply, 
     if name == "EntityDefinitions" {
         return entitydefs::write(org, ctx, req, args, &segments[1..]);
     }
-    let t = org.table_by_set(name).ok_or_else(|| ApiError::resource_not_found(name))?;
+    let t = org
+        .table_by_set(name)
+        .ok_or_else(|| ApiError::resource_not_found(name))?;
     let table = org.def(t).logical_name.clone();
     match (&req.method, args, segments.get(1)) {
         (&Method::POST, None, None) => {
@@ -451,28 +488,43 @@ fn route_write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>) -> Result<Reply, 
                 _ => write::PatchMode::Upsert,
             };
             match write::patch(org, ctx, t, key, &body, mode, req.header("if-match"))? {
-                write::Patched::Created(id) => created_reply(org, ctx, t, id, req.query, StatusCode::CREATED),
-                write::Patched::Updated(id) => created_reply(org, ctx, t, id, req.query, StatusCode::OK),
+                write::Patched::Created(id) => {
+                    created_reply(org, ctx, t, id, req.query, StatusCode::CREATED)
+                }
+                write::Patched::Updated(id) => {
+                    created_reply(org, ctx, t, id, req.query, StatusCode::OK)
+                }
             }
         }
         (&Method::DELETE, Some(key), None) => {
             let id = match resolve_key(org, t, key)? {
                 Key::Id(id) => id,
-                Key::Alternate { existing: Some(id), .. } => id,
+                Key::Alternate {
+                    existing: Some(id), ..
+                } => id,
                 Key::Alternate { .. } => {
                     return Err(ApiError::new(
                         StatusCode::NOT_FOUND,
                         "0x80040217",
-                        format!("A record with the specified key values does not exist in {table} entity"),
+                        format!(
+                            "A record with the specified key values does not exist in {table} entity"
+                        ),
                     ));
                 }
             };
             write::delete(org, ctx, t, id, req.header("if-match"))?;
             Ok(Reply::no_content())
         }
-        (&Method::PUT | &Method::DELETE, Some(key), Some(prop)) => {
-            read::single_property_write(org, ctx, t, key, prop, segments.get(2).copied(), &req.method, req.body)
-        }
+        (&Method::PUT | &Method::DELETE, Some(key), Some(prop)) => read::single_property_write(
+            org,
+            ctx,
+            t,
+            key,
+            prop,
+            segments.get(2).copied(),
+            &req.method,
+            req.body,
+        ),
         (&Method::PATCH | &Method::PUT | &Method::DELETE, None, _) => Err(method_not_allowed()),
         _ => Err(ApiError::resource_not_found(req.path)),
     }
@@ -487,13 +539,22 @@ fn method_not_allowed() -> ApiError {
 }
 
 /// 204 with `OData-EntityId`, or the representation when `return=representation` was asked.
-fn created_reply(org: &Org, ctx: &Ctx, t: usize, id: Uuid, query: &str, status_with_body: StatusCode) -> Result<Reply, ApiError> {
+fn created_reply(
+    org: &Org,
+    ctx: &Ctx,
+    t: usize,
+    id: Uuid,
+    query: &str,
+    status_with_body: StatusCode,
+) -> Result<Reply, ApiError> {
     let def = org.def(t);
     let entity_id = format!("{}/{}({id})", ctx.base, def.entity_set_name);
     if ctx.prefer.return_representation {
         let mut reply = read::entity(org, ctx, t, &id.to_string(), query, None)?;
         reply.status = status_with_body;
-        reply.headers.push(("Preference-Applied".into(), "return=representation".into()));
+        reply
+            .headers
+            .push(("Preference-Applied".into(), "return=representation".into()));
         return Ok(reply);
     }
     Ok(Reply::no_content().header("OData-EntityId", entity_id))
@@ -508,12 +569,15 @@ fn service_document(org: &Org, ctx: &Ctx) -> Reply {
         .collect();
     Reply::json(
         StatusCode::OK,
-        serde_json::json!({"@odata.context": format!("{}/$metadata", ctx.base), "value": value}).to_string(),
+        serde_json::json!({"@odata.context": format!("{}/$metadata", ctx.base), "value": value})
+            .to_string(),
     )
 }
 
 fn who_am_i(org: &Org, ctx: &Ctx) -> Reply {
-    let bu = org.user_business_unit(ctx.user).unwrap_or(org.root_business_unit);
+    let bu = org
+        .user_business_unit(ctx.user)
+        .unwrap_or(org.root_business_unit);
     Reply::json(
         StatusCode::OK,
         serde_json::json!({
@@ -562,7 +626,14 @@ fn current_organization(org: &Org, ctx: &Ctx) -> Reply {
 }
 
 /// Bound functions on `systemusers(<id>)`: the privilege functions.
-fn functions_on_user(org: &Org, ctx: &Ctx, t: usize, key: &str, segment: &str, query: &str) -> Result<Reply, ApiError> {
+fn functions_on_user(
+    org: &Org,
+    ctx: &Ctx,
+    t: usize,
+    key: &str,
+    segment: &str,
+    query: &str,
+) -> Result<Reply, ApiError> {
     let function = segment.trim_start_matches("Microsoft.Dynamics.CRM.");
     let (fname, args) = name_and_args(function);
     if org.def(t).logical_name != "systemuser" {
@@ -574,9 +645,7 @@ fn functions_on_user(org: &Org, ctx: &Ctx, t: usize, key: &str, segment: &str, q
         Key::Id(id) => return Err(ApiError::not_found("systemuser", id)),
         _ => return Err(ApiError::resource_not_found(key)),
     };
-    let privilege_json = |name: &str, depth: Depth, bu: Uuid| {
-        serde_json::json!({"Depth": depth.as_str(), "PrivilegeId": privilege_id(name), "BusinessUnitId": bu, "PrivilegeName": name})
-    };
+    let privilege_json = |name: &str, depth: Depth, bu: Uuid| serde_json::json!({"Depth": depth.as_str(), "PrivilegeId": privilege_id(name), "BusinessUnitId": bu, "PrivilegeName": name});
     match fname {
         "RetrieveUserPrivileges" => {
             let list: Vec<serde_json::Value> = org
@@ -608,19 +677,35 @@ fn functions_on_user(org: &Org, ctx: &Ctx, t: usize, key: &str, segment: &str, q
         "RetrievePrincipalAccess" => {
             let target = function_arg(args.unwrap_or_default(), "Target", query)
                 .ok_or_else(|| ApiError::odata("The parameter 'Target' is required."))?;
-            let parsed: serde_json::Value = serde_json::from_str(&target)
-                .map_err(|_| ApiError::odata(format!("The parameter 'Target' is not valid: {target}")))?;
-            let odata_id = parsed.get("@odata.id").and_then(|v| v.as_str()).unwrap_or_default();
-            let (set, key_text) = rows::parse_bind_target(odata_id)
-                .ok_or_else(|| ApiError::odata(format!("The parameter 'Target' is not valid: {target}")))?;
-            let tt = org.table_by_set(&set).ok_or_else(|| ApiError::resource_not_found(&set))?;
+            let parsed: serde_json::Value = serde_json::from_str(&target).map_err(|_| {
+                ApiError::odata(format!("The parameter 'Target' is not valid: {target}"))
+            })?;
+            let odata_id = parsed
+                .get("@odata.id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            let (set, key_text) = rows::parse_bind_target(odata_id).ok_or_else(|| {
+                ApiError::odata(format!("The parameter 'Target' is not valid: {target}"))
+            })?;
+            let tt = org
+                .table_by_set(&set)
+                .ok_or_else(|| ApiError::resource_not_found(&set))?;
             let id = match resolve_key(org, tt, &key_text)? {
                 Key::Id(id) => id,
-                Key::Alternate { existing: Some(id), .. } => id,
+                Key::Alternate {
+                    existing: Some(id), ..
+                } => id,
                 Key::Alternate { .. } => return Err(ApiError::resource_not_found(&key_text)),
             };
-            let row = org.table(tt).rows.get(&id).ok_or_else(|| ApiError::not_found(&org.def(tt).logical_name, id))?;
-            let as_user = Ctx { user, ..ctx.clone() };
+            let row = org
+                .table(tt)
+                .rows
+                .get(&id)
+                .ok_or_else(|| ApiError::not_found(&org.def(tt).logical_name, id))?;
+            let as_user = Ctx {
+                user,
+                ..ctx.clone()
+            };
             let mut rights = Vec::new();
             for (verb, right) in [
                 ("Read", "ReadAccess"),
@@ -639,7 +724,11 @@ fn functions_on_user(org: &Org, ctx: &Ctx, t: usize, key: &str, segment: &str, q
                     }
                 }
             }
-            let rights = if rights.is_empty() { "None".to_string() } else { rights.join(", ") };
+            let rights = if rights.is_empty() {
+                "None".to_string()
+            } else {
+                rights.join(", ")
+            };
             Ok(Reply::json(StatusCode::OK, serde_json::json!({
                 "@odata.context": format!("{}/$metadata#Microsoft.Dynamics.CRM.RetrievePrincipalAccessResponse", ctx.base),
                 "AccessRights": rights,
@@ -651,18 +740,22 @@ fn functions_on_user(org: &Org, ctx: &Ctx, t: usize, key: &str, segment: &str, q
 
 /// A function argument given inline (`Name='x'`) or through a parameter alias (`Name=@p` + `?@p=…`).
 pub fn function_arg(args: &str, name: &str, query: &str) -> Option<String> {
-    let raw = split_key_parts(args)?
-        .into_iter()
-        .find_map(|p| p.split_once('=').filter(|(n, _)| n.trim() == name).map(|(_, v)| v.trim().to_string()))?;
+    let raw = split_key_parts(args)?.into_iter().find_map(|p| {
+        p.split_once('=')
+            .filter(|(n, _)| n.trim() == name)
+            .map(|(_, v)| v.trim().to_string())
+    })?;
     let value = if let Some(alias) = raw.strip_prefix('@') {
         query_param(query, &format!("@{alias}"))?
     } else {
         raw
     };
-    Some(match value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
-        Some(inner) => inner.replace("''", "'"),
-        None => value,
-    })
+    Some(
+        match value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+            Some(inner) => inner.replace("''", "'"),
+            None => value,
+        },
+    )
 }
 
 /// A query-string parameter, percent-decoded (`+` is not a space in OData URLs).
@@ -670,6 +763,10 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let k = percent_encoding::percent_decode_str(k).decode_utf8().ok()?;
-        (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().to_string())
+        (k == name).then(|| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .to_string()
+        })
     })
 }

@@ -32,7 +32,9 @@ impl Schema for TableSchema<'_> {
     }
 
     fn column(&self, name: &str) -> Option<(usize, ValueKind)> {
-        self.0.property(name).map(|a| (a.ordinal, a.attr_type.kind()))
+        self.0
+            .property(name)
+            .map(|a| (a.ordinal, a.attr_type.kind()))
     }
 }
 
@@ -61,8 +63,12 @@ fn parse_options(query: &str) -> Result<Options, ApiError> {
     };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = percent_encoding::percent_decode_str(k).decode_utf8_lossy().to_string();
-        let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy().to_string();
+        let k = percent_encoding::percent_decode_str(k)
+            .decode_utf8_lossy()
+            .to_string();
+        let v = percent_encoding::percent_decode_str(v)
+            .decode_utf8_lossy()
+            .to_string();
         match k.as_str() {
             "$select" => o.select = Some(odata::options::parse_select(&v)?),
             "$filter" => o.filter = Some(v),
@@ -73,7 +79,9 @@ fn parse_options(query: &str) -> Result<Options, ApiError> {
             "$skiptoken" => o.skiptoken = Some(v),
             "$deltatoken" => o.deltatoken = Some(v),
             "$skip" | "$search" | "$format" => {
-                return Err(ApiError::odata(format!("The query parameter {k} is not supported")));
+                return Err(ApiError::odata(format!(
+                    "The query parameter {k} is not supported"
+                )));
             }
             other if other.starts_with('$') => {
                 return Err(ApiError::odata(format!(
@@ -99,22 +107,37 @@ struct Cursor {
 fn encode_cursor(pk: &str, c: &Cursor, first: Option<Uuid>) -> String {
     let mut inner = format!("<cookie page=\"{}\"><{pk}", c.page.saturating_sub(1));
     if let Some(last) = c.last {
-        inner.push_str(&format!(" last=\"{{{}}}\"", last.to_string().to_uppercase()));
+        inner.push_str(&format!(
+            " last=\"{{{}}}\"",
+            last.to_string().to_uppercase()
+        ));
     }
     if let Some(first) = first {
-        inner.push_str(&format!(" first=\"{{{}}}\"", first.to_string().to_uppercase()));
+        inner.push_str(&format!(
+            " first=\"{{{}}}\"",
+            first.to_string().to_uppercase()
+        ));
     }
     inner.push_str(" /></cookie>");
     if let Some(sort) = &c.sort {
-        inner.push_str(&format!("<sort v=\"{}\"/>", URL_SAFE_NO_PAD.encode(Json::Array(sort.clone()).to_string())));
+        inner.push_str(&format!(
+            "<sort v=\"{}\"/>",
+            URL_SAFE_NO_PAD.encode(Json::Array(sort.clone()).to_string())
+        ));
     }
     let once = utf8_percent_encode(&inner, NON_ALPHANUMERIC).to_string();
     let twice = utf8_percent_encode(&once, NON_ALPHANUMERIC).to_string();
     format!(
         "<cookie pagenumber=\"{}\" pagingcookie=\"{twice}\" istracking=\"{}\"{} />",
         c.page,
-        if c.tracking_version.is_some() { "True" } else { "False" },
-        c.tracking_version.map(|v| format!(" version=\"{v}\"")).unwrap_or_default()
+        if c.tracking_version.is_some() {
+            "True"
+        } else {
+            "False"
+        },
+        c.tracking_version
+            .map(|v| format!(" version=\"{v}\""))
+            .unwrap_or_default()
     )
 }
 
@@ -126,10 +149,16 @@ fn attr<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 
 fn decode_cursor(token: &str) -> Result<Cursor, ApiError> {
     let bad = || ApiError::odata("The $skiptoken query parameter value is not valid.");
-    let page = attr(token, "pagenumber").and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let page = attr(token, "pagenumber")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(bad)?;
     let cookie = attr(token, "pagingcookie").ok_or_else(bad)?;
-    let once = percent_encoding::percent_decode_str(cookie).decode_utf8().map_err(|_| bad())?;
-    let inner = percent_encoding::percent_decode_str(&once).decode_utf8().map_err(|_| bad())?;
+    let once = percent_encoding::percent_decode_str(cookie)
+        .decode_utf8()
+        .map_err(|_| bad())?;
+    let inner = percent_encoding::percent_decode_str(&once)
+        .decode_utf8()
+        .map_err(|_| bad())?;
     let last = attr(&inner, "last")
         .map(|l| Uuid::parse_str(l.trim_matches(|c| c == '{' || c == '}')).map_err(|_| bad()))
         .transpose()?;
@@ -143,7 +172,12 @@ fn decode_cursor(token: &str) -> Result<Cursor, ApiError> {
         })
         .transpose()?;
     let tracking_version = attr(token, "version").and_then(|v| v.parse().ok());
-    Ok(Cursor { page, last, sort, tracking_version })
+    Ok(Cursor {
+        page,
+        last,
+        sort,
+        tracking_version,
+    })
 }
 
 fn value_to_json(v: &Value) -> Json {
@@ -159,8 +193,12 @@ fn json_to_sort_value(j: &Json, kind: ValueKind) -> Value {
         (Json::Number(n), ValueKind::Int) => n.as_i64().map_or(Value::Null, Value::Int),
         (Json::Number(n), _) => n.as_f64().map_or(Value::Null, Value::Decimal),
         (Json::String(s), ValueKind::Guid) => Uuid::parse_str(s).map_or(Value::Null, Value::Guid),
-        (Json::String(s), ValueKind::DateTime) => rows::parse_datetime(s).map_or(Value::Null, Value::DateTime),
-        (Json::String(s), ValueKind::Date) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_or(Value::Null, Value::Date),
+        (Json::String(s), ValueKind::DateTime) => {
+            rows::parse_datetime(s).map_or(Value::Null, Value::DateTime)
+        }
+        (Json::String(s), ValueKind::Date) => {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_or(Value::Null, Value::Date)
+        }
         (Json::String(s), _) => Value::String(s.as_str().into()),
         _ => Value::Null,
     }
@@ -173,20 +211,35 @@ fn compare(a: &Value, b: &Value) -> Ordering {
 
 fn context_url(ctx: &Ctx, def: &Table, select: &Option<Vec<String>>, suffix: &str) -> String {
     match select {
-        Some(cols) => format!("{}/$metadata#{}({}){suffix}", ctx.base, def.entity_set_name, cols.join(",")),
+        Some(cols) => format!(
+            "{}/$metadata#{}({}){suffix}",
+            ctx.base,
+            def.entity_set_name,
+            cols.join(",")
+        ),
         None => format!("{}/$metadata#{}{suffix}", ctx.base, def.entity_set_name),
     }
 }
 
 /// `GET <set>` (and `GET <set>(<id>)/<collection>` through `parent`).
-pub fn collection(org: &Org, ctx: &Ctx, t: usize, query: &str, parent: Option<(usize, Uuid)>) -> Result<Reply, ApiError> {
+pub fn collection(
+    org: &Org,
+    ctx: &Ctx,
+    t: usize,
+    query: &str,
+    parent: Option<(usize, Uuid)>,
+) -> Result<Reply, ApiError> {
     let opts = parse_options(query)?;
     let def = org.def(t);
     let depth = require(org, ctx, "Read", t)?;
     if ctx.prefer.track_changes || opts.deltatoken.is_some() {
         return tracked(org, ctx, t, &opts, query, depth);
     }
-    let select = opts.select.as_ref().map(|s| resolve_select(def, s)).transpose()?;
+    let select = opts
+        .select
+        .as_ref()
+        .map(|s| resolve_select(def, s))
+        .transpose()?;
     let filter = match &opts.filter {
         Some(text) => Some(odata::filter::parse(text)?.bind(&TableSchema(def))?),
         None => None,
@@ -207,14 +260,27 @@ pub fn collection(org: &Org, ctx: &Ctx, t: usize, query: &str, parent: Option<(u
         None => Vec::new(),
     };
     if expand.len() > 15 {
-        return Err(ApiError::odata("The number of expanded navigation properties exceeds the limit of 15."));
+        return Err(ApiError::odata(
+            "The number of expanded navigation properties exceeds the limit of 15.",
+        ));
     }
-    let cursor = opts.skiptoken.as_deref().map(decode_cursor).transpose()?.unwrap_or_default();
+    let cursor = opts
+        .skiptoken
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .unwrap_or_default();
     let page_size = match opts.top {
         Some(top) => (top as usize).min(MAX_PAGE),
-        None => ctx.prefer.max_page_size.map_or(MAX_PAGE, |n| (n as usize).clamp(1, MAX_PAGE)),
+        None => ctx
+            .prefer
+            .max_page_size
+            .map_or(MAX_PAGE, |n| (n as usize).clamp(1, MAX_PAGE)),
     };
-    let ectx = EvalContext { user_id: ctx.user, now: ctx.now };
+    let ectx = EvalContext {
+        user_id: ctx.user,
+        now: ctx.now,
+    };
     let subtree = reach(org, ctx, depth);
     let table = org.table(t);
     let matches = |row: &[Value]| {
@@ -227,7 +293,9 @@ pub fn collection(org: &Org, ctx: &Ctx, t: usize, query: &str, parent: Option<(u
     let mut total: Option<usize> = None;
     let mut more = false;
     if order.is_empty() {
-        let start = cursor.last.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let start = cursor
+            .last
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
         for (id, row) in table.rows.range((start, std::ops::Bound::Unbounded)) {
             if matches(&row.values) {
                 if page.len() == page_size {
@@ -238,9 +306,14 @@ pub fn collection(org: &Org, ctx: &Ctx, t: usize, query: &str, parent: Option<(u
             }
         }
     } else {
-        let mut all: Vec<(Uuid, &crate::store::StoredRow)> =
-            table.rows.iter().filter(|(_, r)| matches(&r.values)).map(|(id, r)| (*id, r)).collect();
-        let key_cmp = |a: &(Uuid, &crate::store::StoredRow), b: &(Uuid, &crate::store::StoredRow)| {
+        let mut all: Vec<(Uuid, &crate::store::StoredRow)> = table
+            .rows
+            .iter()
+            .filter(|(_, r)| matches(&r.values))
+            .map(|(id, r)| (*id, r))
+            .collect();
+        let key_cmp = |a: &(Uuid, &crate::store::StoredRow),
+                       b: &(Uuid, &crate::store::StoredRow)| {
             for (o, desc, _) in &order {
                 let c = compare(cell(&a.1.values, *o), cell(&b.1.values, *o));
                 let c = if *desc { c.reverse() } else { c };
@@ -254,7 +327,11 @@ pub fn collection(org: &Org, ctx: &Ctx, t: usize, query: &str, parent: Option<(u
         total = Some(all.len());
         let start = match (&cursor.sort, cursor.last) {
             (Some(sort), Some(last)) => {
-                let probe: Vec<Value> = order.iter().zip(sort).map(|((_, _, k), j)| json_to_sort_value(j, *k)).collect();
+                let probe: Vec<Value> = order
+                    .iter()
+                    .zip(sort)
+                    .map(|((_, _, k), j)| json_to_sort_value(j, *k))
+                    .collect();
                 all.partition_point(|(id, r)| {
                     for (i, (o, desc, _)) in order.iter().enumerate() {
                         let c = compare(cell(&r.values, *o), &probe[i]);
@@ -275,7 +352,12 @@ pub fn collection(org: &Org, ctx: &Ctx, t: usize, query: &str, parent: Option<(u
     if opts.top.is_some() {
         more = false;
     }
-    let count = if opts.count || ctx.prefer.annotations.wants("Microsoft.Dynamics.CRM.totalrecordcount") {
+    let count = if opts.count
+        || ctx
+            .prefer
+            .annotations
+            .wants("Microsoft.Dynamics.CRM.totalrecordcount")
+    {
         Some(total.unwrap_or_else(|| table.rows.values().filter(|r| matches(&r.values)).count()))
     } else {
         None
@@ -288,9 +370,19 @@ pub fn collection(org: &Org, ctx: &Ctx, t: usize, query: &str, parent: Option<(u
         if opts.count {
             out.push_str(&format!(",\"@odata.count\":{}", n.min(MAX_PAGE)));
         }
-        if ctx.prefer.annotations.wants("Microsoft.Dynamics.CRM.totalrecordcount") {
-            let value = if opts.count { n.min(MAX_PAGE) as i64 } else { -1 };
-            out.push_str(&format!(",\"@Microsoft.Dynamics.CRM.totalrecordcount\":{value}"));
+        if ctx
+            .prefer
+            .annotations
+            .wants("Microsoft.Dynamics.CRM.totalrecordcount")
+        {
+            let value = if opts.count {
+                n.min(MAX_PAGE) as i64
+            } else {
+                -1
+            };
+            out.push_str(&format!(
+                ",\"@Microsoft.Dynamics.CRM.totalrecordcount\":{value}"
+            ));
             out.push_str(&format!(
                 ",\"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded\":{}",
                 opts.count && n > MAX_PAGE
@@ -303,7 +395,15 @@ pub fn collection(org: &Org, ctx: &Ctx, t: usize, query: &str, parent: Option<(u
             out.push(',');
         }
         out.push('{');
-        write_row_members(&mut out, org, def, &row.values, row.version, select.as_deref(), &ctx.prefer.annotations);
+        write_row_members(
+            &mut out,
+            org,
+            def,
+            &row.values,
+            row.version,
+            select.as_deref(),
+            &ctx.prefer.annotations,
+        );
         write_expansions(&mut out, org, ctx, t, *id, &row.values, &expand)?;
         out.push('}');
     }
@@ -312,19 +412,30 @@ pub fn collection(org: &Org, ctx: &Ctx, t: usize, query: &str, parent: Option<(u
         let next = Cursor {
             page: cursor.page.max(1) + 1,
             last: Some(*last_id),
-            sort: (!order.is_empty()).then(|| order.iter().map(|(o, _, _)| value_to_json(cell(&last_row.values, *o))).collect()),
+            sort: (!order.is_empty()).then(|| {
+                order
+                    .iter()
+                    .map(|(o, _, _)| value_to_json(cell(&last_row.values, *o)))
+                    .collect()
+            }),
             tracking_version: None,
         };
         let token = encode_cursor(&def.primary_id, &next, page.first().map(|p| p.0));
         out.push_str(",\"@odata.nextLink\":");
-        push_str(&mut out, &next_link(ctx, &def.entity_set_name, query, &token, "$skiptoken"));
+        push_str(
+            &mut out,
+            &next_link(ctx, &def.entity_set_name, query, &token, "$skiptoken"),
+        );
     }
     out.push('}');
     let mut reply = Reply::json(StatusCode::OK, out);
     if let Some(n) = ctx.prefer.max_page_size
         && opts.top.is_none()
     {
-        reply.headers.push(("Preference-Applied".into(), format!("odata.maxpagesize={}", (n as usize).clamp(1, MAX_PAGE))));
+        reply.headers.push((
+            "Preference-Applied".into(),
+            format!("odata.maxpagesize={}", (n as usize).clamp(1, MAX_PAGE)),
+        ));
     }
     Ok(reply)
 }
@@ -333,10 +444,15 @@ pub fn collection(org: &Org, ctx: &Ctx, t: usize, query: &str, parent: Option<(u
 fn next_link(ctx: &Ctx, set: &str, query: &str, token: &str, param: &str) -> String {
     let mut parts: Vec<String> = query
         .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("$skiptoken=") && !p.starts_with("$deltatoken="))
+        .filter(|p| {
+            !p.is_empty() && !p.starts_with("$skiptoken=") && !p.starts_with("$deltatoken=")
+        })
         .map(str::to_string)
         .collect();
-    parts.push(format!("{param}={}", utf8_percent_encode(token, NON_ALPHANUMERIC)));
+    parts.push(format!(
+        "{param}={}",
+        utf8_percent_encode(token, NON_ALPHANUMERIC)
+    ));
     format!("{}/{set}?{}", ctx.base, parts.join("&"))
 }
 
@@ -353,22 +469,42 @@ fn write_expansions(
     for item in expand {
         let nav = &item.navigation_property;
         if let Some((lookup, target)) = def.navigation_property(nav) {
-            let tt = org.table_index(&target).ok_or_else(|| ApiError::unknown_property(nav, &def.logical_name))?;
+            let tt = org
+                .table_index(&target)
+                .ok_or_else(|| ApiError::unknown_property(nav, &def.logical_name))?;
             require(org, ctx, "Read", tt)?;
             let tdef = org.def(tt);
-            let select = item.select.as_ref().map(|s| resolve_select(tdef, s)).transpose()?;
+            let select = item
+                .select
+                .as_ref()
+                .map(|s| resolve_select(tdef, s))
+                .transpose()?;
             out.push(',');
             push_str(out, nav);
             out.push(':');
             let o = def.ordinal(&lookup).unwrap_or(usize::MAX);
             let related = match cell(row, o) {
-                Value::Guid(g) if def.lookup_type_ordinal(&lookup).is_none_or(|to| cell(row, to) == &Value::String(target.as_str().into())) => org.table(tt).rows.get(g),
+                Value::Guid(g)
+                    if def.lookup_type_ordinal(&lookup).is_none_or(|to| {
+                        cell(row, to) == &Value::String(target.as_str().into())
+                    }) =>
+                {
+                    org.table(tt).rows.get(g)
+                }
                 _ => None,
             };
             match related {
                 Some(r) => {
                     out.push('{');
-                    write_row_members(out, org, tdef, &r.values, r.version, select.as_deref(), &ctx.prefer.annotations);
+                    write_row_members(
+                        out,
+                        org,
+                        tdef,
+                        &r.values,
+                        r.version,
+                        select.as_deref(),
+                        &ctx.prefer.annotations,
+                    );
                     out.push('}');
                 }
                 None => out.push_str("null"),
@@ -380,23 +516,42 @@ fn write_expansions(
             .iter()
             .find(|r| r.schema_name.eq_ignore_ascii_case(nav))
             .ok_or_else(|| ApiError::unknown_property(nav, &def.logical_name))?;
-        let tt = org.table_index(&rel.referencing_table).ok_or_else(|| ApiError::unknown_property(nav, &def.logical_name))?;
+        let tt = org
+            .table_index(&rel.referencing_table)
+            .ok_or_else(|| ApiError::unknown_property(nav, &def.logical_name))?;
         require(org, ctx, "Read", tt)?;
         let tdef = org.def(tt);
-        let select = item.select.as_ref().map(|s| resolve_select(tdef, s)).transpose()?;
-        let filter = item.filter.as_ref().map(|f| f.bind(&TableSchema(tdef))).transpose()?;
+        let select = item
+            .select
+            .as_ref()
+            .map(|s| resolve_select(tdef, s))
+            .transpose()?;
+        let filter = item
+            .filter
+            .as_ref()
+            .map(|f| f.bind(&TableSchema(tdef)))
+            .transpose()?;
         let o = tdef.ordinal(&rel.lookup).unwrap_or(usize::MAX);
-        let ectx = EvalContext { user_id: ctx.user, now: ctx.now };
+        let ectx = EvalContext {
+            user_id: ctx.user,
+            now: ctx.now,
+        };
         let mut related: Vec<&crate::store::StoredRow> = org
             .table(tt)
             .rows
             .values()
-            .filter(|r| cell(&r.values, o) == &Value::Guid(id) && filter.as_ref().is_none_or(|f| f.matches(&r.values, &ectx)))
+            .filter(|r| {
+                cell(&r.values, o) == &Value::Guid(id)
+                    && filter.as_ref().is_none_or(|f| f.matches(&r.values, &ectx))
+            })
             .collect();
         if let Some(order) = &item.orderby {
             let keys: Vec<(usize, bool)> = order
                 .iter()
-                .filter_map(|ob| tdef.property(&ob.property).map(|a| (a.ordinal, ob.descending)))
+                .filter_map(|ob| {
+                    tdef.property(&ob.property)
+                        .map(|a| (a.ordinal, ob.descending))
+                })
                 .collect();
             related.sort_by(|a, b| {
                 for (o, desc) in &keys {
@@ -420,7 +575,15 @@ fn write_expansions(
                 out.push(',');
             }
             out.push('{');
-            write_row_members(out, org, tdef, &r.values, r.version, select.as_deref(), &ctx.prefer.annotations);
+            write_row_members(
+                out,
+                org,
+                tdef,
+                &r.values,
+                r.version,
+                select.as_deref(),
+                &ctx.prefer.annotations,
+            );
             out.push('}');
         }
         out.push(']');
@@ -429,7 +592,14 @@ fn write_expansions(
 }
 
 /// Change tracking: the initial read (paged, ending with a delta link) and delta reads.
-fn tracked(org: &Org, ctx: &Ctx, t: usize, opts: &Options, query: &str, depth: Depth) -> Result<Reply, ApiError> {
+fn tracked(
+    org: &Org,
+    ctx: &Ctx,
+    t: usize,
+    opts: &Options,
+    query: &str,
+    depth: Depth,
+) -> Result<Reply, ApiError> {
     let def = org.def(t);
     for (given, name) in [
         (opts.filter.is_some(), "$filter"),
@@ -453,10 +623,22 @@ fn tracked(org: &Org, ctx: &Ctx, t: usize, opts: &Options, query: &str, depth: D
         let privilege = format!("prvRead{}", def.privilege_suffix());
         return Err(super::privilege_denied(org, ctx, &privilege, Some(t)));
     }
-    let select = opts.select.as_ref().map(|s| resolve_select(def, s)).transpose()?;
-    let page_size = ctx.prefer.max_page_size.map_or(MAX_PAGE, |n| (n as usize).clamp(1, MAX_PAGE));
+    let select = opts
+        .select
+        .as_ref()
+        .map(|s| resolve_select(def, s))
+        .transpose()?;
+    let page_size = ctx
+        .prefer
+        .max_page_size
+        .map_or(MAX_PAGE, |n| (n as usize).clamp(1, MAX_PAGE));
     let table = org.table(t);
-    let cursor = opts.skiptoken.as_deref().map(decode_cursor).transpose()?.unwrap_or_default();
+    let cursor = opts
+        .skiptoken
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .unwrap_or_default();
     let mut out = String::with_capacity(page_size * 400);
     out.push_str("{\"@odata.context\":");
     let ann = &ctx.prefer.annotations;
@@ -467,7 +649,14 @@ fn tracked(org: &Org, ctx: &Ctx, t: usize, opts: &Options, query: &str, depth: D
         let snapshot = cursor.tracking_version.unwrap_or(org.store.version);
         push_str(&mut out, &context_url(ctx, def, &opts.select, "/$delta"));
         out.push_str(",\"value\":[");
-        let after = cursor.tracking_version.map_or(since.version, |_| cursor.sort.as_ref().and_then(|s| s.first()).and_then(Json::as_u64).unwrap_or(since.version));
+        let after = cursor.tracking_version.map_or(since.version, |_| {
+            cursor
+                .sort
+                .as_ref()
+                .and_then(|s| s.first())
+                .and_then(Json::as_u64)
+                .unwrap_or(since.version)
+        });
         let mut n = 0;
         let mut last_version = None;
         let mut more = false;
@@ -476,12 +665,22 @@ fn tracked(org: &Org, ctx: &Ctx, t: usize, opts: &Options, query: &str, depth: D
                 more = true;
                 break;
             }
-            let Some(row) = table.rows.get(id) else { continue };
+            let Some(row) = table.rows.get(id) else {
+                continue;
+            };
             if n > 0 {
                 out.push(',');
             }
             out.push('{');
-            write_row_members(&mut out, org, def, &row.values, row.version, select.as_deref(), ann);
+            write_row_members(
+                &mut out,
+                org,
+                def,
+                &row.values,
+                row.version,
+                select.as_deref(),
+                ann,
+            );
             out.push('}');
             n += 1;
             last_version = Some(*version);
@@ -492,7 +691,13 @@ fn tracked(org: &Org, ctx: &Ctx, t: usize, opts: &Options, query: &str, depth: D
                     out.push(',');
                 }
                 out.push_str("{\"@odata.context\":");
-                push_str(&mut out, &format!("{}/$metadata#{}/$deletedEntity", ctx.base, def.entity_set_name));
+                push_str(
+                    &mut out,
+                    &format!(
+                        "{}/$metadata#{}/$deletedEntity",
+                        ctx.base, def.entity_set_name
+                    ),
+                );
                 out.push_str(&format!(",\"id\":\"{id}\",\"reason\":\"deleted\"}}"));
                 n += 1;
             }
@@ -505,11 +710,23 @@ fn tracked(org: &Org, ctx: &Ctx, t: usize, opts: &Options, query: &str, depth: D
                 sort: Some(vec![Json::from(last_version.unwrap_or(after))]),
                 tracking_version: Some(snapshot),
             };
-            let mut q: Vec<&str> = query.split('&').filter(|p| !p.starts_with("$skiptoken=")).collect();
-            let token = format!("$skiptoken={}", utf8_percent_encode(&encode_cursor(&def.primary_id, &next, None), NON_ALPHANUMERIC));
+            let mut q: Vec<&str> = query
+                .split('&')
+                .filter(|p| !p.starts_with("$skiptoken="))
+                .collect();
+            let token = format!(
+                "$skiptoken={}",
+                utf8_percent_encode(
+                    &encode_cursor(&def.primary_id, &next, None),
+                    NON_ALPHANUMERIC
+                )
+            );
             q.push(&token);
             out.push_str(",\"@odata.nextLink\":");
-            push_str(&mut out, &format!("{}/{}?{}", ctx.base, def.entity_set_name, q.join("&")));
+            push_str(
+                &mut out,
+                &format!("{}/{}?{}", ctx.base, def.entity_set_name, q.join("&")),
+            );
         } else {
             out.push_str(",\"@odata.deltaLink\":");
             push_str(&mut out, &delta_link(ctx, def, query, snapshot));
@@ -518,7 +735,9 @@ fn tracked(org: &Org, ctx: &Ctx, t: usize, opts: &Options, query: &str, depth: D
         let snapshot = cursor.tracking_version.unwrap_or(org.store.version);
         push_str(&mut out, &context_url(ctx, def, &opts.select, ""));
         out.push_str(",\"value\":[");
-        let start = cursor.last.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let start = cursor
+            .last
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
         let mut n = 0;
         let mut last = None;
         let mut more = false;
@@ -535,16 +754,38 @@ fn tracked(org: &Org, ctx: &Ctx, t: usize, opts: &Options, query: &str, depth: D
                 out.push(',');
             }
             out.push('{');
-            write_row_members(&mut out, org, def, &row.values, row.version, select.as_deref(), ann);
+            write_row_members(
+                &mut out,
+                org,
+                def,
+                &row.values,
+                row.version,
+                select.as_deref(),
+                ann,
+            );
             out.push('}');
             n += 1;
             last = Some(*id);
         }
         out.push(']');
         if more {
-            let next = Cursor { page: cursor.page.max(1) + 1, last, sort: None, tracking_version: Some(snapshot) };
+            let next = Cursor {
+                page: cursor.page.max(1) + 1,
+                last,
+                sort: None,
+                tracking_version: Some(snapshot),
+            };
             out.push_str(",\"@odata.nextLink\":");
-            push_str(&mut out, &next_link(ctx, &def.entity_set_name, query, &encode_cursor(&def.primary_id, &next, None), "$skiptoken"));
+            push_str(
+                &mut out,
+                &next_link(
+                    ctx,
+                    &def.entity_set_name,
+                    query,
+                    &encode_cursor(&def.primary_id, &next, None),
+                    "$skiptoken",
+                ),
+            );
         } else {
             out.push_str(",\"@odata.deltaLink\":");
             push_str(&mut out, &delta_link(ctx, def, query, snapshot));
@@ -552,7 +793,9 @@ fn tracked(org: &Org, ctx: &Ctx, t: usize, opts: &Options, query: &str, depth: D
     }
     out.push('}');
     let mut reply = Reply::json(StatusCode::OK, out);
-    reply.headers.push(("Preference-Applied".into(), "odata.track-changes".into()));
+    reply
+        .headers
+        .push(("Preference-Applied".into(), "odata.track-changes".into()));
     Ok(reply)
 }
 
@@ -607,24 +850,47 @@ fn check_token_age(org: &Org, ctx: &Ctx, token: &DeltaToken) -> Result<(), ApiEr
 }
 
 /// `GET <set>(<key>)`.
-pub fn entity(org: &Org, ctx: &Ctx, t: usize, key: &str, query: &str, if_none_match: Option<&str>) -> Result<Reply, ApiError> {
+pub fn entity(
+    org: &Org,
+    ctx: &Ctx,
+    t: usize,
+    key: &str,
+    query: &str,
+    if_none_match: Option<&str>,
+) -> Result<Reply, ApiError> {
     let opts = parse_options(query)?;
     let def = org.def(t);
     let depth = require(org, ctx, "Read", t)?;
     let id = match resolve_key(org, t, key)? {
         Key::Id(id) => id,
-        Key::Alternate { existing: Some(id), .. } => id,
+        Key::Alternate {
+            existing: Some(id), ..
+        } => id,
         Key::Alternate { .. } => {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "0x80040217", format!("A record with the specified key values does not exist in {} entity", def.logical_name)));
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "0x80040217",
+                format!(
+                    "A record with the specified key values does not exist in {} entity",
+                    def.logical_name
+                ),
+            ));
         }
     };
-    let row = org.table(t).rows.get(&id).ok_or_else(|| ApiError::not_found(&def.logical_name, id))?;
+    let row = org
+        .table(t)
+        .rows
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(&def.logical_name, id))?;
     let subtree = reach(org, ctx, depth);
     if !row_visible(org, ctx, t, &row.values, depth, &subtree) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "0x80040220",
-            format!("Principal user (Id={}) does not have ReadAccess right(s) for record with id {id} of entity {}.", ctx.user, def.logical_name),
+            format!(
+                "Principal user (Id={}) does not have ReadAccess right(s) for record with id {id} of entity {}.",
+                ctx.user, def.logical_name
+            ),
         ));
     }
     let etag = rows::etag(row.version);
@@ -633,14 +899,30 @@ pub fn entity(org: &Org, ctx: &Ctx, t: usize, key: &str, query: &str, if_none_ma
         None => Vec::new(),
     };
     if if_none_match == Some(etag.as_str()) && expand.is_empty() {
-        return Ok(Reply { status: StatusCode::NOT_MODIFIED, headers: vec![("ETag".into(), etag)], body: Vec::new() });
+        return Ok(Reply {
+            status: StatusCode::NOT_MODIFIED,
+            headers: vec![("ETag".into(), etag)],
+            body: Vec::new(),
+        });
     }
-    let select = opts.select.as_ref().map(|s| resolve_select(def, s)).transpose()?;
+    let select = opts
+        .select
+        .as_ref()
+        .map(|s| resolve_select(def, s))
+        .transpose()?;
     let mut out = String::with_capacity(2048);
     out.push_str("{\"@odata.context\":");
     push_str(&mut out, &context_url(ctx, def, &opts.select, "/$entity"));
     out.push(',');
-    write_row_members(&mut out, org, def, &row.values, row.version, select.as_deref(), &ctx.prefer.annotations);
+    write_row_members(
+        &mut out,
+        org,
+        def,
+        &row.values,
+        row.version,
+        select.as_deref(),
+        &ctx.prefer.annotations,
+    );
     write_expansions(&mut out, org, ctx, t, id, &row.values, &expand)?;
     out.push('}');
     Ok(Reply::json(StatusCode::OK, out).header("ETag", etag))
@@ -659,17 +941,29 @@ pub fn count(org: &Org, ctx: &Ctx, t: usize) -> Result<Reply, ApiError> {
         .count();
     Ok(Reply {
         status: StatusCode::OK,
-        headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into()), ("OData-Version".into(), "4.0".into())],
+        headers: vec![
+            ("Content-Type".into(), "text/plain; charset=utf-8".into()),
+            ("OData-Version".into(), "4.0".into()),
+        ],
         body: n.to_string().into_bytes(),
     })
 }
 
 /// `GET <set>(<key>)/<collection navigation>` or a single-valued one.
-pub fn related(org: &Org, ctx: &Ctx, t: usize, key: &str, nav: &str, query: &str) -> Result<Reply, ApiError> {
+pub fn related(
+    org: &Org,
+    ctx: &Ctx,
+    t: usize,
+    key: &str,
+    nav: &str,
+    query: &str,
+) -> Result<Reply, ApiError> {
     let def = org.def(t);
     let id = match resolve_key(org, t, key)? {
         Key::Id(id) => id,
-        Key::Alternate { existing: Some(id), .. } => id,
+        Key::Alternate {
+            existing: Some(id), ..
+        } => id,
         Key::Alternate { .. } => return Err(ApiError::resource_not_found(key)),
     };
     if !org.table(t).rows.contains_key(&id) {
@@ -680,8 +974,13 @@ pub fn related(org: &Org, ctx: &Ctx, t: usize, key: &str, nav: &str, query: &str
         .iter()
         .find(|r| r.schema_name.eq_ignore_ascii_case(nav))
         .ok_or_else(|| ApiError::resource_not_found(nav))?;
-    let tt = org.table_index(&rel.referencing_table).ok_or_else(|| ApiError::resource_not_found(nav))?;
-    let o = org.def(tt).ordinal(&rel.lookup).ok_or_else(|| ApiError::resource_not_found(nav))?;
+    let tt = org
+        .table_index(&rel.referencing_table)
+        .ok_or_else(|| ApiError::resource_not_found(nav))?;
+    let o = org
+        .def(tt)
+        .ordinal(&rel.lookup)
+        .ok_or_else(|| ApiError::resource_not_found(nav))?;
     collection(org, ctx, tt, query, Some((o, id)))
 }
 
@@ -700,21 +999,27 @@ pub fn single_property_write(
     let table = org.def(t).logical_name.clone();
     let id = match resolve_key(org, t, key)? {
         Key::Id(id) => id,
-        Key::Alternate { existing: Some(id), .. } => id,
+        Key::Alternate {
+            existing: Some(id), ..
+        } => id,
         Key::Alternate { .. } => return Err(ApiError::resource_not_found(key)),
     };
     let mut change = Map::new();
     if tail == Some("$ref") {
         let value = if method == Method::PUT {
             let obj = rows::parse_object(&table, body)?;
-            obj.get("@odata.id").cloned().ok_or_else(|| ApiError::payload(&table, "The '@odata.id' property is required."))?
+            obj.get("@odata.id")
+                .cloned()
+                .ok_or_else(|| ApiError::payload(&table, "The '@odata.id' property is required."))?
         } else {
             Json::Null
         };
         change.insert(format!("{prop}@odata.bind"), value);
     } else {
         let value = if method == Method::PUT {
-            rows::parse_object(&table, body)?.remove("value").unwrap_or(Json::Null)
+            rows::parse_object(&table, body)?
+                .remove("value")
+                .unwrap_or(Json::Null)
         } else {
             Json::Null
         };
@@ -725,25 +1030,40 @@ pub fn single_property_write(
 }
 
 /// `POST <set>/Microsoft.Dynamics.CRM.{Create,Update,Upsert}Multiple`: one transaction.
-pub fn bulk(org: &mut Org, ctx: &Ctx, t: usize, action: &str, body: &[u8]) -> Result<Reply, ApiError> {
+pub fn bulk(
+    org: &mut Org,
+    ctx: &Ctx,
+    t: usize,
+    action: &str,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
     let def = org.def(t);
     let table = def.logical_name.clone();
     let set = def.entity_set_name.clone();
-    let message = action.strip_prefix("Microsoft.Dynamics.CRM.").unwrap_or(action);
+    let message = action
+        .strip_prefix("Microsoft.Dynamics.CRM.")
+        .unwrap_or(action);
     if !["CreateMultiple", "UpdateMultiple", "UpsertMultiple"].contains(&message) {
         return Err(ApiError::resource_not_found(action));
     }
     if !def.supports_bulk {
         return Err(ApiError::bad_request(
             "0x80040800",
-            format!("The '{message}' method does not support entities of type '{table}'. MessageProcessorCache returned MessageProcessor.Empty."),
+            format!(
+                "The '{message}' method does not support entities of type '{table}'. MessageProcessorCache returned MessageProcessor.Empty."
+            ),
         ));
     }
     let payload = rows::parse_object(&table, body)?;
     let targets = payload
         .get("Targets")
         .and_then(Json::as_array)
-        .ok_or_else(|| ApiError::payload(&table, "The parameter 'Targets' is required and must be a collection of entities."))?;
+        .ok_or_else(|| {
+            ApiError::payload(
+                &table,
+                "The parameter 'Targets' is required and must be a collection of entities.",
+            )
+        })?;
     let mut ids = Vec::with_capacity(targets.len());
     let mut created = Vec::with_capacity(targets.len());
     for target in targets {
@@ -756,10 +1076,16 @@ pub fn bulk(org: &mut Org, ctx: &Ctx, t: usize, action: &str, body: &[u8]) -> Re
         match odata_type.as_ref().and_then(Json::as_str) {
             Some(t) if t.trim_start_matches('#') == expected => {}
             Some(other) => {
-                return Err(ApiError::payload(&table, format!("The entity type '{other}' does not match the entity set '{set}'.")));
+                return Err(ApiError::payload(
+                    &table,
+                    format!("The entity type '{other}' does not match the entity set '{set}'."),
+                ));
             }
             None => {
-                return Err(ApiError::payload(&table, "An entity in 'Targets' has no '@odata.type' annotation; it is required in a bulk operation."));
+                return Err(ApiError::payload(
+                    &table,
+                    "An entity in 'Targets' has no '@odata.type' annotation; it is required in a bulk operation.",
+                ));
             }
         }
         let pk = org.def(t).primary_id.clone();
@@ -773,7 +1099,12 @@ pub fn bulk(org: &mut Org, ctx: &Ctx, t: usize, action: &str, body: &[u8]) -> Re
                     .get(&pk)
                     .and_then(Json::as_str)
                     .and_then(|s| Uuid::parse_str(s).ok())
-                    .ok_or_else(|| ApiError::payload(&table, format!("Each target of UpdateMultiple needs its primary key '{pk}'.")))?;
+                    .ok_or_else(|| {
+                        ApiError::payload(
+                            &table,
+                            format!("Each target of UpdateMultiple needs its primary key '{pk}'."),
+                        )
+                    })?;
                 entity.remove(&pk);
                 super::write::update(org, ctx, t, id, &entity, Some("*"))?;
                 ids.push(id);
@@ -785,12 +1116,29 @@ pub fn bulk(org: &mut Org, ctx: &Ctx, t: usize, action: &str, body: &[u8]) -> Re
                             .ok_or_else(|| ApiError::payload(&table, format!("The '@odata.id' value '{odata_id}' is not a valid key reference.")))?;
                         resolve_key(org, t, &key_text)?
                     }
-                    None => match entity.get(&pk).and_then(Json::as_str).and_then(|s| Uuid::parse_str(s).ok()) {
+                    None => match entity
+                        .get(&pk)
+                        .and_then(Json::as_str)
+                        .and_then(|s| Uuid::parse_str(s).ok())
+                    {
                         Some(id) => Key::Id(id),
-                        None => return Err(ApiError::payload(&table, "Each target of UpsertMultiple needs '@odata.id' or its primary key.")),
+                        None => {
+                            return Err(ApiError::payload(
+                                &table,
+                                "Each target of UpsertMultiple needs '@odata.id' or its primary key.",
+                            ));
+                        }
                     },
                 };
-                match super::write::patch(org, ctx, t, key, &entity, super::write::PatchMode::Upsert, None)? {
+                match super::write::patch(
+                    org,
+                    ctx,
+                    t,
+                    key,
+                    &entity,
+                    super::write::PatchMode::Upsert,
+                    None,
+                )? {
                     super::write::Patched::Created(id) => {
                         ids.push(id);
                         created.push(true);

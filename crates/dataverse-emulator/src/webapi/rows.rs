@@ -102,7 +102,13 @@ pub fn push_value(out: &mut String, v: &Value) {
 }
 
 /// The label Dataverse shows for a value (`FormattedValue`), when it has one.
-pub fn formatted_value(org: &Org, attr: &Attribute, v: &Value, row: &[Value], def: &Table) -> Option<String> {
+pub fn formatted_value(
+    org: &Org,
+    attr: &Attribute,
+    v: &Value,
+    row: &[Value],
+    def: &Table,
+) -> Option<String> {
     match (attr.attr_type, v) {
         (_, Value::Null) => None,
         (AttrType::Picklist | AttrType::State | AttrType::Status, Value::Int(i)) => {
@@ -111,7 +117,9 @@ pub fn formatted_value(org: &Org, attr: &Attribute, v: &Value, row: &[Value], de
         (AttrType::Boolean, Value::Bool(b)) => Some(if *b { "Yes" } else { "No" }.into()),
         (AttrType::Money, Value::Decimal(d)) => Some(format!("${}", group_thousands(*d))),
         (AttrType::Integer | AttrType::BigInt, Value::Int(i)) => Some(group_int(*i)),
-        (AttrType::DateTime, Value::DateTime(d)) => Some(d.format("%-m/%-d/%Y %-I:%M %p").to_string()),
+        (AttrType::DateTime, Value::DateTime(d)) => {
+            Some(d.format("%-m/%-d/%Y %-I:%M %p").to_string())
+        }
         (AttrType::DateOnly, Value::Date(d)) => Some(d.format("%-m/%-d/%Y").to_string()),
         (t, Value::Guid(id)) if t.is_lookup() => {
             let target = lookup_target(def, attr, row)?;
@@ -130,7 +138,7 @@ fn group_int(i: i64) -> String {
     let digits = i.unsigned_abs().to_string();
     let mut out = String::new();
     for (n, c) in digits.chars().enumerate() {
-        if n > 0 && (digits.len() - n) % 3 == 0 {
+        if n > 0 && (digits.len() - n).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -183,13 +191,19 @@ pub fn write_row_members(
             let nav = navigation_for(def, attr, row);
             if let Some(nav) = nav {
                 out.push(',');
-                push_str(out, &format!("{name}@Microsoft.Dynamics.CRM.associatednavigationproperty"));
+                push_str(
+                    out,
+                    &format!("{name}@Microsoft.Dynamics.CRM.associatednavigationproperty"),
+                );
                 out.push(':');
                 push_str(out, &nav);
             }
             if let Some(target) = lookup_target(def, attr, row) {
                 out.push(',');
-                push_str(out, &format!("{name}@Microsoft.Dynamics.CRM.lookuplogicalname"));
+                push_str(
+                    out,
+                    &format!("{name}@Microsoft.Dynamics.CRM.lookuplogicalname"),
+                );
                 out.push(':');
                 push_str(out, &target);
             }
@@ -293,7 +307,11 @@ pub fn json_to_value(table: &str, attr: &Attribute, v: &Json) -> Result<Value, A
             }
             Value::String(s.into())
         }
-        AttrType::Integer | AttrType::BigInt | AttrType::Picklist | AttrType::State | AttrType::Status => {
+        AttrType::Integer
+        | AttrType::BigInt
+        | AttrType::Picklist
+        | AttrType::State
+        | AttrType::Status => {
             let i = v.as_i64().ok_or_else(|| wrong("Edm.Int32"))?;
             if matches!(attr.attr_type, AttrType::Picklist) && attr.label_of(i).is_none() {
                 return Err(ApiError::bad_request(
@@ -301,7 +319,11 @@ pub fn json_to_value(table: &str, attr: &Attribute, v: &Json) -> Result<Value, A
                     format!(
                         "A validation error occurred. The value {i} of '{}' on record of type '{table}' is outside the valid range. Accepted Values: {}",
                         attr.logical_name,
-                        attr.options.iter().map(|o| o.value.to_string()).collect::<Vec<_>>().join(",")
+                        attr.options
+                            .iter()
+                            .map(|o| o.value.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
                     ),
                 ));
             }
@@ -351,11 +373,17 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
 /// A JSON object body, or Dataverse's error for anything else.
 pub fn parse_object(table: &str, body: &[u8]) -> Result<Map<String, Json>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("0x80048d19", "The request body is empty. A JSON object is required."));
+        return Err(ApiError::bad_request(
+            "0x80048d19",
+            "The request body is empty. A JSON object is required.",
+        ));
     }
     match serde_json::from_slice::<Json>(body) {
         Ok(Json::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::payload(table, "A node of type 'StartArray' was read from the JSON reader when trying to read the start of an entry. A 'StartObject' node was expected.")),
+        Ok(_) => Err(ApiError::payload(
+            table,
+            "A node of type 'StartArray' was read from the JSON reader when trying to read the start of an entry. A 'StartObject' node was expected.",
+        )),
         Err(e) => Err(ApiError::payload(table, format!("Invalid JSON. {e}"))),
     }
 }

@@ -40,7 +40,9 @@ fn collect_changes(
             let (lookup, target) = def
                 .navigation_property(nav)
                 .ok_or_else(|| ApiError::payload_unknown_property(nav, table))?;
-            let lookup_ordinal = def.ordinal(&lookup).ok_or_else(|| ApiError::payload_unknown_property(nav, table))?;
+            let lookup_ordinal = def
+                .ordinal(&lookup)
+                .ok_or_else(|| ApiError::payload_unknown_property(nav, table))?;
             if v.is_null() {
                 changes.values.push((lookup_ordinal, Value::Null));
                 if let Some(o) = def.lookup_type_ordinal(&lookup) {
@@ -49,7 +51,13 @@ fn collect_changes(
                 continue;
             }
             let text = v.as_str().ok_or_else(|| {
-                ApiError::payload(table, format!("An unexpected '{}' node was found when reading the value of '{key}'.", v))
+                ApiError::payload(
+                    table,
+                    format!(
+                        "An unexpected '{}' node was found when reading the value of '{key}'.",
+                        v
+                    ),
+                )
             })?;
             let (set, key_text) = parse_bind_target(text).ok_or_else(|| {
                 ApiError::bad_request("0x80048d19", format!("The URI '{text}' in '{key}' is not valid for the navigation property '{nav}'."))
@@ -61,18 +69,24 @@ fn collect_changes(
             if target_def.logical_name != target {
                 return Err(ApiError::bad_request(
                     "0x80048d19",
-                    format!("The URI '{text}' does not address an entity of type '{target}', as the navigation property '{nav}' requires."),
+                    format!(
+                        "The URI '{text}' does not address an entity of type '{target}', as the navigation property '{nav}' requires."
+                    ),
                 ));
             }
             let id = match resolve_key(org, target_index, &key_text)? {
                 Key::Id(id) if org.table(target_index).rows.contains_key(&id) => id,
                 Key::Id(id) => return Err(ApiError::not_found(&target, id)),
-                Key::Alternate { existing: Some(id), .. } => id,
+                Key::Alternate {
+                    existing: Some(id), ..
+                } => id,
                 Key::Alternate { .. } => {
                     return Err(ApiError::new(
                         StatusCode::NOT_FOUND,
                         "0x80040217",
-                        format!("A record with the specified key values does not exist in {target} entity"),
+                        format!(
+                            "A record with the specified key values does not exist in {target} entity"
+                        ),
                     ));
                 }
             };
@@ -90,9 +104,16 @@ fn collect_changes(
             continue;
         }
         if def.is_activity && key == &format!("{table}_activity_parties") {
-            let parties = v.as_array().ok_or_else(|| ApiError::payload(table, format!("'{key}' must be an array of activity parties.")))?;
+            let parties = v.as_array().ok_or_else(|| {
+                ApiError::payload(
+                    table,
+                    format!("'{key}' must be an array of activity parties."),
+                )
+            })?;
             for p in parties {
-                let party = p.as_object().ok_or_else(|| ApiError::payload(table, "An activity party must be an object."))?;
+                let party = p.as_object().ok_or_else(|| {
+                    ApiError::payload(table, "An activity party must be an object.")
+                })?;
                 changes.parties.push(party.clone());
             }
             continue;
@@ -101,7 +122,9 @@ fn collect_changes(
             Some(a) => a,
             None => {
                 if let Some(inner) = key.strip_prefix('_').and_then(|k| k.strip_suffix("_value"))
-                    && def.attribute(inner).is_some_and(|a| a.attr_type.is_lookup())
+                    && def
+                        .attribute(inner)
+                        .is_some_and(|a| a.attr_type.is_lookup())
                 {
                     return Err(ApiError::bad_request(
                         "0x80048d19",
@@ -121,26 +144,43 @@ fn collect_changes(
         if creating && attr.attr_type == AttrType::State {
             return Err(ApiError::bad_request(
                 "0x80040203",
-                format!("{} is not a valid attribute for create on {table}: a new record always starts in its default state. Change the state with an update after the record is created.", attr.logical_name),
+                format!(
+                    "{} is not a valid attribute for create on {table}: a new record always starts in its default state. Change the state with an update after the record is created.",
+                    attr.logical_name
+                ),
             ));
         }
-        let allowed = if creating { attr.valid_for_create } else { attr.valid_for_update };
+        let allowed = if creating {
+            attr.valid_for_create
+        } else {
+            attr.valid_for_update
+        };
         if !allowed {
             // Dataverse ignores read-only columns in a payload rather than failing the request.
             continue;
         }
-        changes.values.push((attr.ordinal, json_to_value(table, attr, v)?));
+        changes
+            .values
+            .push((attr.ordinal, json_to_value(table, attr, v)?));
     }
     Ok(changes)
 }
 
 /// Checks and completes state/status in `row` after the changes are applied.
-fn settle_state(org: &Org, t: usize, row: &mut [Value], state_given: bool, status_given: bool) -> Result<(), ApiError> {
+fn settle_state(
+    org: &Org,
+    t: usize,
+    row: &mut [Value],
+    state_given: bool,
+    status_given: bool,
+) -> Result<(), ApiError> {
     let def = org.def(t);
     let (Some(st), Some(sc)) = (def.ordinal("statecode"), def.ordinal("statuscode")) else {
         return Ok(());
     };
-    let Some(status_attr) = def.attribute("statuscode") else { return Ok(()) };
+    let Some(status_attr) = def.attribute("statuscode") else {
+        return Ok(());
+    };
     let state = match &row[st] {
         Value::Int(i) => *i,
         _ => 0,
@@ -150,19 +190,29 @@ fn settle_state(org: &Org, t: usize, row: &mut [Value], state_given: bool, statu
         return Ok(());
     }
     if let Value::Int(status) = row[sc] {
-        let owner_state = status_attr.options.iter().find(|o| o.value == status).and_then(|o| o.state);
+        let owner_state = status_attr
+            .options
+            .iter()
+            .find(|o| o.value == status)
+            .and_then(|o| o.state);
         match owner_state {
             Some(s) if s == state => {}
             Some(s) if !state_given => row[st] = Value::Int(s),
             _ => {
-                let state_label = def.attribute("statecode").and_then(|a| a.label_of(state)).unwrap_or("Unknown");
+                let state_label = def
+                    .attribute("statecode")
+                    .and_then(|a| a.label_of(state))
+                    .unwrap_or("Unknown");
                 return Err(ApiError::bad_request(
                     "0x80040203",
                     format!(
                         "{status} is not a valid status code for state code {}State.{state_label} on {} with Id {}.",
                         def.schema_name,
                         def.logical_name,
-                        match &row[def.primary_id_ordinal()] { Value::Guid(g) => g.to_string(), _ => String::new() }
+                        match &row[def.primary_id_ordinal()] {
+                            Value::Guid(g) => g.to_string(),
+                            _ => String::new(),
+                        }
                     ),
                 ));
             }
@@ -182,7 +232,9 @@ fn duplicate_key(org: &Org, t: usize, key_name: &str) -> ApiError {
     ApiError::new(
         StatusCode::PRECONDITION_FAILED,
         "0x80060892",
-        format!("A record that has the attribute values {attrs} already exists. The entity key {key_name} requires that this set of attributes contains unique values. Select unique values and try again."),
+        format!(
+            "A record that has the attribute values {attrs} already exists. The entity key {key_name} requires that this set of attributes contains unique values. Select unique values and try again."
+        ),
     )
 }
 
@@ -197,7 +249,11 @@ pub fn create(
 ) -> Result<Uuid, ApiError> {
     require(org, ctx, "Create", t)?;
     let changes = collect_changes(org, ctx, t, body, true)?;
-    if changes.values.iter().any(|(o, _)| org.def(t).attributes[*o].attr_type.is_lookup()) {
+    if changes
+        .values
+        .iter()
+        .any(|(o, _)| org.def(t).attributes[*o].attr_type.is_lookup())
+    {
         require(org, ctx, "Append", t)?;
     }
     let id = id.or(changes.explicit_id).unwrap_or_else(Uuid::new_v4);
@@ -213,13 +269,24 @@ pub fn create(
     for (o, v) in preset.iter().chain(changes.values.iter()) {
         row[*o] = v.clone();
     }
-    let status_given = changes.values.iter().any(|(o, _)| def.attributes[*o].attr_type == AttrType::Status);
+    let status_given = changes
+        .values
+        .iter()
+        .any(|(o, _)| def.attributes[*o].attr_type == AttrType::Status);
     if let Some(st) = def.ordinal("statecode") {
         row[st] = Value::Int(0);
     }
     settle_state(org, t, &mut row, false, status_given)?;
     let on_behalf = ctx.impersonating.then_some(ctx.caller);
-    org.stamp_new_row(t, &mut row, id, changes.owner, Some(ctx.user), on_behalf, ctx.now);
+    org.stamp_new_row(
+        t,
+        &mut row,
+        id,
+        changes.owner,
+        Some(ctx.user),
+        on_behalf,
+        ctx.now,
+    );
     org.store
         .insert(t, id, row)
         .map_err(|d| duplicate_key(org, t, &d.key_name))?;
@@ -229,8 +296,16 @@ pub fn create(
     Ok(id)
 }
 
-fn add_parties(org: &mut Org, ctx: &Ctx, t: usize, activity: Uuid, parties: &[Map<String, Json>]) -> Result<(), ApiError> {
-    let Some(pt) = org.table_index("activityparty") else { return Ok(()) };
+fn add_parties(
+    org: &mut Org,
+    ctx: &Ctx,
+    t: usize,
+    activity: Uuid,
+    parties: &[Map<String, Json>],
+) -> Result<(), ApiError> {
+    let Some(pt) = org.table_index("activityparty") else {
+        return Ok(());
+    };
     let activity_table = org.def(t).logical_name.clone();
     for party in parties {
         let mut row = vec![Value::Null; org.def(pt).attributes.len()];
@@ -243,20 +318,33 @@ fn add_parties(org: &mut Org, ctx: &Ctx, t: usize, activity: Uuid, parties: &[Ma
         set(&mut row, "activityid", Value::Guid(activity));
         for (key, v) in party {
             if let Some(nav) = key.strip_suffix("@odata.bind") {
-                let target = nav.strip_prefix("partyid_").ok_or_else(|| ApiError::payload_unknown_property(nav, "activityparty"))?;
+                let target = nav
+                    .strip_prefix("partyid_")
+                    .ok_or_else(|| ApiError::payload_unknown_property(nav, "activityparty"))?;
                 let text = v.as_str().unwrap_or_default();
-                let (set_name, key_text) = parse_bind_target(text).ok_or_else(|| ApiError::bad_request("0x80048d19", format!("The URI '{text}' is not valid for '{key}'.")))?;
-                let ti = org.table_by_set(&set_name).ok_or_else(|| ApiError::resource_not_found(&set_name))?;
+                let (set_name, key_text) = parse_bind_target(text).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "0x80048d19",
+                        format!("The URI '{text}' is not valid for '{key}'."),
+                    )
+                })?;
+                let ti = org
+                    .table_by_set(&set_name)
+                    .ok_or_else(|| ApiError::resource_not_found(&set_name))?;
                 let id = match resolve_key(org, ti, &key_text)? {
                     Key::Id(id) if org.table(ti).rows.contains_key(&id) => id,
                     Key::Id(id) => return Err(ApiError::not_found(target, id)),
-                    Key::Alternate { existing: Some(id), .. } => id,
+                    Key::Alternate {
+                        existing: Some(id), ..
+                    } => id,
                     Key::Alternate { .. } => return Err(ApiError::resource_not_found(&key_text)),
                 };
                 set(&mut row, "partyid", Value::Guid(id));
                 set(&mut row, "partyidtype", s(target));
             } else if key == "participationtypemask" {
-                let mask = v.as_i64().ok_or_else(|| ApiError::payload("activityparty", "participationtypemask must be a number."))?;
+                let mask = v.as_i64().ok_or_else(|| {
+                    ApiError::payload("activityparty", "participationtypemask must be a number.")
+                })?;
                 set(&mut row, "participationtypemask", Value::Int(mask));
             } else if key == "addressused" {
                 set(&mut row, "addressused", v.as_str().map_or(Value::Null, s));
@@ -300,8 +388,14 @@ pub fn patch(
     if_match: Option<&str>,
 ) -> Result<Patched, ApiError> {
     let (existing, id_for_create, preset) = match key {
-        Key::Id(id) => (org.table(t).rows.contains_key(&id).then_some(id), Some(id), Vec::new()),
-        Key::Alternate { existing, values, .. } => (existing, None, values),
+        Key::Id(id) => (
+            org.table(t).rows.contains_key(&id).then_some(id),
+            Some(id),
+            Vec::new(),
+        ),
+        Key::Alternate {
+            existing, values, ..
+        } => (existing, None, values),
     };
     match (existing, mode) {
         (Some(_), PatchMode::CreateOnly) => Err(ApiError::new(
@@ -314,7 +408,10 @@ pub fn patch(
             None => ApiError::new(
                 StatusCode::NOT_FOUND,
                 "0x80040217",
-                format!("A record with the specified key values does not exist in {} entity", org.def(t).logical_name),
+                format!(
+                    "A record with the specified key values does not exist in {} entity",
+                    org.def(t).logical_name
+                ),
             ),
         }),
         (None, _) => create(org, ctx, t, body, id_for_create, &preset).map(Patched::Created),
@@ -346,7 +443,10 @@ pub fn update(
     }
     let changes = collect_changes(org, ctx, t, body, false)?;
     if changes.explicit_id.is_some_and(|given| given != id) {
-        return Err(ApiError::bad_request("0x80060888", "The primary key cannot be changed."));
+        return Err(ApiError::bad_request(
+            "0x80060888",
+            "The primary key cannot be changed.",
+        ));
     }
     let def = org.def(t);
     let mut row = stored.values.clone();
@@ -364,8 +464,14 @@ pub fn update(
     settle_state(org, t, &mut row, state_given, status_given)?;
     if let Some(owner) = changes.owner {
         require(org, ctx, "Assign", t)?;
-        let bu = org.user_business_unit(owner).unwrap_or(org.root_business_unit);
-        for (name, v) in [("owninguser", Value::Guid(owner)), ("owningbusinessunit", Value::Guid(bu)), ("owneridtype", s("systemuser"))] {
+        let bu = org
+            .user_business_unit(owner)
+            .unwrap_or(org.root_business_unit);
+        for (name, v) in [
+            ("owninguser", Value::Guid(owner)),
+            ("owningbusinessunit", Value::Guid(bu)),
+            ("owneridtype", s("systemuser")),
+        ] {
             if let Some(o) = def.ordinal(name) {
                 row[o] = v;
             }
@@ -374,7 +480,14 @@ pub fn update(
     for (name, v) in [
         ("modifiedon", Value::DateTime(ctx.now)),
         ("modifiedby", Value::Guid(ctx.user)),
-        ("modifiedonbehalfby", if ctx.impersonating { Value::Guid(ctx.caller) } else { Value::Null }),
+        (
+            "modifiedonbehalfby",
+            if ctx.impersonating {
+                Value::Guid(ctx.caller)
+            } else {
+                Value::Null
+            },
+        ),
     ] {
         if let Some(o) = def.ordinal(name) {
             row[o] = v;
@@ -390,7 +503,13 @@ pub fn update(
     Ok(())
 }
 
-pub fn delete(org: &mut Org, ctx: &Ctx, t: usize, id: Uuid, if_match: Option<&str>) -> Result<(), ApiError> {
+pub fn delete(
+    org: &mut Org,
+    ctx: &Ctx,
+    t: usize,
+    id: Uuid,
+    if_match: Option<&str>,
+) -> Result<(), ApiError> {
     require(org, ctx, "Delete", t)?;
     let stored = org
         .table(t)
@@ -408,8 +527,12 @@ pub fn delete(org: &mut Org, ctx: &Ctx, t: usize, id: Uuid, if_match: Option<&st
     org.store.delete(t, id);
     // Cascade what Dataverse deletes with a record: its activity parties and notes.
     for (child, lookup) in [("activityparty", "activityid"), ("annotation", "objectid")] {
-        let Some(ct) = org.table_index(child) else { continue };
-        let Some(o) = org.def(ct).ordinal(lookup) else { continue };
+        let Some(ct) = org.table_index(child) else {
+            continue;
+        };
+        let Some(o) = org.def(ct).ordinal(lookup) else {
+            continue;
+        };
         let ids: Vec<Uuid> = org
             .table(ct)
             .rows
