@@ -660,7 +660,10 @@ fn tracked(
         let mut n = 0;
         let mut last_version = None;
         let mut more = false;
-        for (version, id) in table.by_version.range(after + 1..=snapshot) {
+        for (version, id) in table
+            .by_version
+            .range(after.min(snapshot) + 1..snapshot.max(after.min(snapshot)) + 1)
+        {
             if n == page_size {
                 more = true;
                 break;
@@ -686,7 +689,10 @@ fn tracked(
             last_version = Some(*version);
         }
         if !more {
-            for (_, id) in table.tombstones.range(since.version + 1..=snapshot) {
+            for (_, id) in table
+                .tombstones
+                .range(since.version.min(snapshot) + 1..snapshot + 1)
+            {
                 if n > 0 {
                     out.push(',');
                 }

@@ -118,22 +118,15 @@ fn collect_changes(
             }
             continue;
         }
-        let attr = match def.property(key) {
-            Some(a) => a,
-            None => {
-                if let Some(inner) = key.strip_prefix('_').and_then(|k| k.strip_suffix("_value"))
-                    && def
-                        .attribute(inner)
-                        .is_some_and(|a| a.attr_type.is_lookup())
-                {
-                    return Err(ApiError::bad_request(
-                        "0x80048d19",
-                        "CRM do not support direct update of Entity Reference properties, Use Navigation properties instead.",
-                    ));
-                }
-                return Err(ApiError::payload_unknown_property(key, table));
-            }
-        };
+        let attr = def
+            .property(key)
+            .ok_or_else(|| ApiError::payload_unknown_property(key, table))?;
+        if attr.attr_type.is_lookup() {
+            return Err(ApiError::bad_request(
+                "0x80048d19",
+                "CRM do not support direct update of Entity Reference properties, Use Navigation properties instead.",
+            ));
+        }
         if attr.logical_name == def.primary_id {
             let value = json_to_value(table, attr, v)?;
             if let Value::Guid(g) = value {
