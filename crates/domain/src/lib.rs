@@ -1,2 +1,14 @@
 //! The workspace's domain: tenants, seats, people, companies, saved leads and accounts, activities,
 //! CRM settings, and the import and writeback rules. No IO, no async.
+//!
+//! Plain data in, decisions out. The store persists these types; the sync engine and the web layer
+//! call the rules and act on what they return.
+
+pub mod activity;
+pub mod crm;
+pub mod directory;
+pub mod ids;
+pub mod matches;
+pub mod saved;
+pub mod settings;
+pub mod tenant;
