@@ -11,6 +11,7 @@ pub mod activity;
 pub mod crm;
 pub mod directory;
 pub mod ids;
+pub mod import;
 pub mod matches;
 pub mod pipeline;
 pub mod saved;
