@@ -19,4 +19,5 @@ pub mod saved;
 pub mod seat_mapping;
 pub mod settings;
 pub mod tenant;
+pub mod timeline;
 pub mod writeback;
