@@ -14,6 +14,7 @@ pub mod ids;
 pub mod import;
 pub mod matches;
 pub mod pipeline;
+pub mod purge;
 pub mod revenue;
 pub mod saved;
 pub mod seat_mapping;
