@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod purge;
 pub mod revenue;
 pub mod saved;
+pub mod seat_assignment;
 pub mod seat_mapping;
 pub mod settings;
 pub mod tenant;
