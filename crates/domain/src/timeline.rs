@@ -3,8 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::activity::ActivityKind;
+use crate::activity::{ActivityAbout, ActivityKind};
+use crate::crm::CrmPersonRef;
 use crate::ids::{ActivityId, CrmActivityId, SeatId};
+use crate::matches::{CompanyMatch, Confidence, MatchOrigin, PersonMatch};
 use crate::writeback::{ExternalKey, NotWritten, Regarding};
 
 /// Which CRM call a failure interrupted, so a retry resumes the right one.
@@ -184,6 +186,55 @@ fn written(crm_activity: CrmActivityId, regarding: Option<Regarding>) -> Writeba
             regarding,
         },
         None => WritebackState::Unassigned { crm_activity },
+    }
+}
+
+/// The match a resolution teaches us, so the person's (or company's) next activities are linked
+/// and the other unassigned ones can be rewritten as Completed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResolvedMatch {
+    Person(PersonMatch),
+    Company(CompanyMatch),
+}
+
+/// None when the record picked cannot stand for what the activity is about (an account for a
+/// person, a contact for a company): the resolution links the activity but teaches no match.
+pub fn match_for_resolution(
+    about: ActivityAbout,
+    how: Resolution,
+    regarding: Regarding,
+) -> Option<ResolvedMatch> {
+    let explanation = match how {
+        Resolution::CreatedContact => "Contact created from Unassigned Activities.",
+        Resolution::CreatedLead => "Lead created from Unassigned Activities.",
+        Resolution::LinkedToRecord => "Linked by a rep from Unassigned Activities.",
+    }
+    .to_owned();
+    let person = |person, crm| {
+        Some(ResolvedMatch::Person(PersonMatch {
+            person,
+            crm,
+            confidence: Confidence::CERTAIN,
+            origin: MatchOrigin::ByRep,
+            explanation: explanation.clone(),
+        }))
+    };
+    match (about, regarding) {
+        (ActivityAbout::Person(p), Regarding::Contact(contact)) => {
+            person(p, CrmPersonRef::Contact(contact))
+        }
+        (ActivityAbout::Person(p), Regarding::Lead(lead)) => person(p, CrmPersonRef::Lead(lead)),
+        (ActivityAbout::Company(company), Regarding::Account(account)) => {
+            Some(ResolvedMatch::Company(CompanyMatch {
+                company,
+                account,
+                confidence: Confidence::CERTAIN,
+                origin: MatchOrigin::ByRep,
+                explanation,
+            }))
+        }
+        (ActivityAbout::Person(_), Regarding::Account(_))
+        | (ActivityAbout::Company(_), Regarding::Contact(_) | Regarding::Lead(_)) => None,
     }
 }
 

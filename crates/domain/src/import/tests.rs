@@ -1,3 +1,6 @@
+//! Scenarios for the auto-save rule and property tests of its invariants (hand-saved items kept,
+//! an item stays while any opportunity brings it, planning is idempotent).
+
 use super::*;
 use crate::crm::{CrmOwner, OpportunityState};
 use crate::ids::{CrmOpportunityId, CrmTeamId, CrmUserId, SeatId, TagId};

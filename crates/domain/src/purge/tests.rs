@@ -1,3 +1,6 @@
+//! The purge plan on a tenant with every kind of record, and the property that nothing a rep did by
+//! hand is removed.
+
 use super::*;
 use crate::activity::CopyToCrm;
 use crate::crm::CrmTable;

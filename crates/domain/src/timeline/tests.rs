@@ -1,3 +1,6 @@
+//! The writeback state machine checked state by event, record timelines, and the Unassigned
+//! Activities list.
+
 use super::*;
 use crate::ids::{CrmContactId, TenantId};
 use proptest::prelude::*;
@@ -220,6 +223,49 @@ fn transitions_carry_their_details() {
             reason: "Copy to CRM is not ticked.".into()
         })
     );
+}
+
+#[test]
+fn resolving_teaches_a_match_when_the_record_fits() {
+    use crate::ids::{CompanyId, CrmAccountId, CrmLeadId, PersonId};
+    let person = ActivityAbout::Person(PersonId(Uuid::from_u128(1)));
+    let company = ActivityAbout::Company(CompanyId(Uuid::from_u128(2)));
+    let contact = regarding();
+    let lead = Regarding::Lead(CrmLeadId(Uuid::from_u128(3)));
+    let account = Regarding::Account(CrmAccountId(Uuid::from_u128(4)));
+    let cases = [
+        (person, Resolution::CreatedContact, contact, Some("person")),
+        (person, Resolution::CreatedLead, lead, Some("person")),
+        (person, Resolution::LinkedToRecord, account, None),
+        (
+            company,
+            Resolution::LinkedToRecord,
+            account,
+            Some("company"),
+        ),
+        (company, Resolution::LinkedToRecord, contact, None),
+        (company, Resolution::CreatedLead, lead, None),
+    ];
+    for (about, how, target, expected) in cases {
+        let got = match_for_resolution(about, how, target);
+        let kind = got.as_ref().map(|m| match m {
+            ResolvedMatch::Person(m) => {
+                assert_eq!(m.origin, MatchOrigin::ByRep);
+                "person"
+            }
+            ResolvedMatch::Company(m) => {
+                assert_eq!(m.origin, MatchOrigin::ByRep);
+                "company"
+            }
+        });
+        assert_eq!(kind, expected, "{about:?} {target:?}");
+    }
+    let Some(ResolvedMatch::Person(m)) =
+        match_for_resolution(person, Resolution::CreatedLead, lead)
+    else {
+        panic!("a lead stands for a person");
+    };
+    assert_eq!(m.crm, CrmPersonRef::Lead(CrmLeadId(Uuid::from_u128(3))));
 }
 
 fn at(minute: i64) -> DateTime<Utc> {

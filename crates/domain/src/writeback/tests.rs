@@ -1,3 +1,6 @@
+//! Writeback decisions case by case, the texts cut to Dataverse limits without losing anything,
+//! and the idempotency key.
+
 use super::*;
 use crate::activity::CopyToCrm;
 use crate::crm::CrmPersonRef;
