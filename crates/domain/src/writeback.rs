@@ -187,7 +187,7 @@ pub struct ActivityTexts {
 const ELLIPSIS: &str = "…";
 const OVERFLOW_NOTICE: &str = "\n\n[…] The full text is attached as a note.";
 
-/// "InMail: <thread subject>", or the first line of the body when the thread has no subject.
+/// `InMail: <thread subject>`, or the first line of the body when the thread has no subject.
 /// Nothing is lost: whenever the subject or the body is cut, `overflow` holds both whole.
 pub fn activity_texts(
     kind: ActivityKind,
@@ -219,7 +219,7 @@ fn one_line(text: &str) -> String {
 }
 
 /// Length as Dataverse counts it. It is a .NET service and string lengths there are UTF-16 code
-/// units [inf]; counting those is never more lenient than counting characters.
+/// units (an inference, not documented); counting those is never more lenient than counting characters.
 pub fn dataverse_len(text: &str) -> usize {
     text.encode_utf16().count()
 }
