@@ -100,9 +100,25 @@ pub fn transition(
     use WritebackState as S;
     let next = match (state, event) {
         (S::Pending, E::Edited | E::Matched { .. }) => Some(S::Pending),
+        // Matched to the record it is already linked to: nothing to rewrite.
+        (S::Written { regarding, .. }, E::Matched { regarding: new }) if regarding == new => {
+            Some(state.clone())
+        }
         (S::Written { .. } | S::Unassigned { .. }, E::Edited | E::Matched { .. }) => {
             Some(S::Pending)
         }
+        // Reps edit and people get matched whatever the writeback is doing; for an item that is
+        // not (or no longer) meant for the CRM that changes nothing, and is not an error.
+        (
+            S::RemovalPending
+            | S::Removed
+            | S::Dropped { .. }
+            | S::Failed {
+                during: Operation::Remove,
+                ..
+            },
+            E::Edited | E::Matched { .. },
+        ) => Some(state.clone()),
         (
             S::Failed {
                 during: Operation::Write,

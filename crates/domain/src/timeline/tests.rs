@@ -107,55 +107,17 @@ fn short(state: &WritebackState) -> &'static str {
 /// Every state against every event. Columns: Edited, Matched, Written(linked), Written(no
 /// match), Failed, Retried, Read(linked), Read(no link), DeletedInCrm, Resolved, CopyUnticked,
 /// CopyTicked, Skipped, Removed. "-" is refused.
+#[rustfmt::skip]
 const TABLE: [(&str, [&str; 14]); 8] = [
-    (
-        "P",
-        [
-            "P", "P", "W", "U", "FW", "-", "-", "-", "-", "-", "D", "-", "D", "-",
-        ],
-    ),
-    (
-        "W",
-        [
-            "P", "P", "-", "-", "-", "-", "W", "U", "R", "-", "RP", "-", "-", "-",
-        ],
-    ),
-    (
-        "U",
-        [
-            "P", "P", "-", "-", "-", "-", "W", "U", "R", "W", "RP", "-", "-", "-",
-        ],
-    ),
-    (
-        "RP",
-        [
-            "-", "-", "-", "-", "FR", "-", "-", "-", "R", "-", "-", "P", "-", "R",
-        ],
-    ),
-    (
-        "FW",
-        [
-            "P", "P", "-", "-", "-", "P", "-", "-", "-", "-", "D", "-", "-", "-",
-        ],
-    ),
-    (
-        "FR",
-        [
-            "-", "-", "-", "-", "-", "RP", "-", "-", "-", "-", "-", "P", "-", "-",
-        ],
-    ),
-    (
-        "R",
-        [
-            "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "P", "-", "-",
-        ],
-    ),
-    (
-        "D",
-        [
-            "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "P", "-", "-",
-        ],
-    ),
+    //       Ed    Ma    Wr   WrU   Fa    Rtr   Rd   RdU  Del  Res  Un    Ti   Sk   Rm
+    ("P",  ["P",  "P",  "W", "U", "FW", "-",  "-", "-", "-", "-", "D",  "-", "D", "-"]),
+    ("W",  ["P",  "W",  "-", "-", "-",  "-",  "W", "U", "R", "-", "RP", "-", "-", "-"]),
+    ("U",  ["P",  "P",  "-", "-", "-",  "-",  "W", "U", "R", "W", "RP", "-", "-", "-"]),
+    ("RP", ["RP", "RP", "-", "-", "FR", "-",  "-", "-", "R", "-", "-",  "P", "-", "R"]),
+    ("FW", ["P",  "P",  "-", "-", "-",  "P",  "-", "-", "-", "-", "D",  "-", "-", "-"]),
+    ("FR", ["FR", "FR", "-", "-", "-",  "RP", "-", "-", "-", "-", "-",  "P", "-", "-"]),
+    ("R",  ["R",  "R",  "-", "-", "-",  "-",  "-", "-", "-", "-", "-",  "P", "-", "-"]),
+    ("D",  ["D",  "D",  "-", "-", "-",  "-",  "-", "-", "-", "-", "-",  "P", "-", "-"]),
 ];
 
 #[test]
@@ -178,6 +140,28 @@ fn every_state_against_every_event() {
             }
         }
     }
+}
+
+#[test]
+fn rematching_a_written_activity_elsewhere_rewrites_it() {
+    let written = WritebackState::Written {
+        crm_activity: CRM_ACTIVITY,
+        regarding: regarding(),
+    };
+    let other = Regarding::Contact(CrmContactId(Uuid::from_u128(5)));
+    assert_eq!(
+        transition(&written, &WritebackEvent::Matched { regarding: other }),
+        Ok(WritebackState::Pending)
+    );
+    assert_eq!(
+        transition(
+            &written,
+            &WritebackEvent::Matched {
+                regarding: regarding()
+            }
+        ),
+        Ok(written.clone())
+    );
 }
 
 #[test]
@@ -390,7 +374,9 @@ proptest! {
             match r.apply(event.clone(), at(accepted + 1)) {
                 Ok(()) => {
                     accepted += 1;
-                    if matches!(r.state, WritebackState::Written { .. }) {
+                    let became_linked = matches!(r.state, WritebackState::Written { .. })
+                        && !matches!(before.state, WritebackState::Written { .. });
+                    if became_linked {
                         let links = matches!(
                             event,
                             WritebackEvent::Written { .. } | WritebackEvent::Read { .. } | WritebackEvent::Resolved { .. }
