@@ -316,6 +316,44 @@ mod tests {
         assert_eq!(synced.seats_of(id(6)).count(), 0);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn a_match_is_the_only_active_user_with_that_email(
+            users in proptest::collection::vec((0usize..4, proptest::bool::ANY, 0usize..3), 0..8),
+            seat_email in 0usize..5,
+        ) {
+            // Emails drawn from a small pool, in varying case and padding, so collisions happen.
+            let pool = ["ana@x.com", " ANA@x.com", "bob@x.com", "Bob@X.com ", "carla@x.com"];
+            let users: Vec<CrmUser> = users
+                .iter()
+                .enumerate()
+                .map(|(n, (email, disabled, app))| CrmUser {
+                    id: id(n as u128),
+                    full_name: String::new(),
+                    email: Some(pool[*email].to_owned()),
+                    disabled: *disabled,
+                    application_user: *app == 0,
+                })
+                .collect();
+            let wanted = normalize_email(pool[seat_email]);
+            let same_email = |u: &&CrmUser| {
+                !u.application_user && u.email.as_deref().and_then(normalize_email) == wanted
+            };
+            let active: Vec<_> = users.iter().filter(same_email).filter(|u| !u.disabled).collect();
+            let any = users.iter().filter(same_email).count();
+            let got = CrmUsersByEmail::new(&users).map(Some(pool[seat_email]));
+            let expected = match (any, active.as_slice()) {
+                (0, _) => SeatMapping::NotMatched(NotMatched::NoCrmUserWithEmail),
+                (_, []) => SeatMapping::NotMatched(NotMatched::CrmUserDisabled),
+                (_, [only]) => SeatMapping::Matched(only.id),
+                (_, several) => SeatMapping::NotMatched(NotMatched::SeveralCrmUsersShareEmail(
+                    several.iter().map(|u| u.id).collect(),
+                )),
+            };
+            proptest::prop_assert_eq!(got, expected);
+        }
+    }
+
     #[test]
     fn re_pairing_a_seat_moves_it() {
         let seat = SeatId(Uuid::from_u128(1));
