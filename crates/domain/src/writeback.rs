@@ -1,14 +1,13 @@
 //! Whether and how one note, message or InMail is written to the CRM: the target and its state
 //! (Completed and linked, or Open and unassigned), texts cut to Dataverse limits, and its key.
 
+use chrono::{DateTime, Utc};
 use unicode_segmentation::UnicodeSegmentation;
 use uuid::Uuid;
 
-use chrono::{DateTime, Utc};
-
 use crate::activity::{Activity, ActivityAbout, ActivityKind, Thread};
 use crate::crm::{CompanionApp, CrmPersonRef};
-use crate::ids::{ActivityId, CrmAccountId, CrmUserId, TenantId};
+use crate::ids::{ActivityId, CrmAccountId, CrmContactId, CrmLeadId, CrmUserId, TenantId};
 use crate::matches::MatchIndex;
 use crate::seat_mapping::{InCrm, NotInCrm};
 use crate::settings::WritebackSettings;
@@ -47,8 +46,8 @@ impl ExternalKey {
 /// The record an activity is linked to ("regarding").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Regarding {
-    Contact(crate::ids::CrmContactId),
-    Lead(crate::ids::CrmLeadId),
+    Contact(CrmContactId),
+    Lead(CrmLeadId),
     Account(CrmAccountId),
 }
 
