@@ -292,7 +292,18 @@ pub fn get(
                     Ok(Reply::json(StatusCode::OK, Json::Object(obj).to_string()))
                 }
                 Some(("Attributes", None)) => {
-                    let value: Vec<Json> = t.attributes.iter().filter(|a| !a.hidden).map(|a| attribute_json(t, a)).collect();
+                    if let Some(cast) = rest.get(1) {
+                        return Ok(typed_attributes(ctx, t, cast));
+                    }
+                    let wanted = query_param(query, "$filter").and_then(|f| {
+                        f.split_once("LogicalName eq ").map(|(_, v)| v.trim().trim_matches('\'').to_string())
+                    });
+                    let value: Vec<Json> = t
+                        .attributes
+                        .iter()
+                        .filter(|a| !a.hidden && wanted.as_ref().is_none_or(|w| *w == a.logical_name))
+                        .map(|a| attribute_json(t, a))
+                        .collect();
                     Ok(Reply::json(StatusCode::OK, json!({"@odata.context": format!("{context}('{}')/Attributes", t.logical_name), "value": value}).to_string()))
                 }
                 Some(("Attributes", Some(a))) => {
@@ -308,6 +319,31 @@ pub fn get(
             }
         }
     }
+}
+
+/// `…/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata` and other casts: the columns of
+/// that type, with their option sets.
+fn typed_attributes(ctx: &Ctx, t: &Table, cast: &str) -> Reply {
+    let kind = cast.trim_start_matches("Microsoft.Dynamics.CRM.");
+    let value: Vec<Json> = t
+        .attributes
+        .iter()
+        .filter(|a| !a.hidden && a.attr_type.metadata_odata_type().ends_with(kind))
+        .map(|a| {
+            let options: Vec<Json> = a
+                .options
+                .iter()
+                .map(|o| json!({"Value": o.value, "Label": label(&o.label)}))
+                .collect();
+            let mut j = attribute_json(t, a);
+            j["OptionSet"] = json!({"Options": options, "IsGlobal": false});
+            j
+        })
+        .collect();
+    Reply::json(
+        StatusCode::OK,
+        json!({"@odata.context": format!("{}/$metadata#EntityDefinitions('{}')/Attributes/{cast}", ctx.base, t.logical_name), "value": value}).to_string(),
+    )
 }
 
 fn label_text(v: Option<&Json>) -> Option<String> {
@@ -336,6 +372,11 @@ fn attr_type_of(v: &Map<String, Json>) -> Option<AttrType> {
         "MoneyAttributeMetadata" => AttrType::Money,
         "DoubleAttributeMetadata" => AttrType::Double,
         "BooleanAttributeMetadata" => AttrType::Boolean,
+        "DateTimeAttributeMetadata"
+            if v.get("Format").and_then(Json::as_str) == Some("DateOnly") =>
+        {
+            AttrType::DateOnly
+        }
         "DateTimeAttributeMetadata" => AttrType::DateTime,
         "PicklistAttributeMetadata" => AttrType::Picklist,
         "UniqueIdentifierAttributeMetadata" => AttrType::Uniqueidentifier,
@@ -449,6 +490,29 @@ fn check_prefix(org: &Org, schema_name: &str) -> Result<(), ApiError> {
     }
 }
 
+/// `POST CreateEntities`: the action the SDK creates tables with (`?SolutionUniqueName=`).
+pub fn create_entities(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>) -> Result<Reply, ApiError> {
+    if org.security.depth(ctx.user, "prvCreateEntity").is_none() {
+        return Err(super::privilege_denied(org, ctx, "prvCreateEntity", None));
+    }
+    let solution = query_param(req.query, "SolutionUniqueName");
+    let b = super::rows::parse_object("EntityMetadata", req.body)?;
+    let entities = b.get("Entities").and_then(Json::as_array).ok_or_else(|| {
+        ApiError::payload("EntityMetadata", "The parameter 'Entities' is required.")
+    })?;
+    let mut ids = Vec::new();
+    for e in entities {
+        let e = e
+            .as_object()
+            .ok_or_else(|| ApiError::payload("EntityMetadata", "Each entity must be an object."))?;
+        ids.push(create_table(org, ctx, e, solution.clone())?);
+    }
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({"@odata.context": format!("{}/$metadata#Microsoft.Dynamics.CRM.CreateEntitiesResponse", ctx.base), "EntityIds": ids}).to_string(),
+    ))
+}
+
 /// Writes on `EntityDefinitions`: create table, add column or key, change tracking, delete table.
 pub fn write(
     org: &mut Org,
@@ -486,119 +550,7 @@ pub fn write(
     match (&req.method, args, rest.first().copied()) {
         (&Method::POST, None, None) => {
             let b = body()?;
-            let schema = b
-                .get("SchemaName")
-                .and_then(Json::as_str)
-                .ok_or_else(|| ApiError::payload("EntityMetadata", "SchemaName is required."))?
-                .to_string();
-            check_prefix(org, &schema)?;
-            let logical = schema.to_lowercase();
-            if org.table_index(&logical).is_some() {
-                return Err(ApiError::bad_request(
-                    "0x80044363",
-                    format!(
-                        "An entity with the specified name already exists. Entity Name: {logical}"
-                    ),
-                ));
-            }
-            let is_activity = b.get("IsActivity").and_then(Json::as_bool).unwrap_or(false);
-            let attrs: Vec<Map<String, Json>> = b
-                .get("Attributes")
-                .and_then(Json::as_array)
-                .map(|a| a.iter().filter_map(|x| x.as_object().cloned()).collect())
-                .unwrap_or_default();
-            let primary = attrs.iter().find(|a| {
-                a.get("IsPrimaryName")
-                    .and_then(Json::as_bool)
-                    .unwrap_or(false)
-            });
-            let (primary_name, primary_len) = if is_activity {
-                (
-                    "subject".to_string(),
-                    primary
-                        .and_then(|p| p.get("MaxLength"))
-                        .and_then(Json::as_u64)
-                        .unwrap_or(200) as u32,
-                )
-            } else {
-                let p = primary.ok_or_else(|| {
-                    ApiError::payload(
-                        "EntityMetadata",
-                        "A new table needs a primary name attribute (IsPrimaryName = true).",
-                    )
-                })?;
-                (
-                    p.get("SchemaName")
-                        .and_then(Json::as_str)
-                        .unwrap_or("new_name")
-                        .to_lowercase(),
-                    p.get("MaxLength").and_then(Json::as_u64).unwrap_or(100) as u32,
-                )
-            };
-            let display = label_text(b.get("DisplayName")).unwrap_or_else(|| schema.clone());
-            let display_plural =
-                label_text(b.get("DisplayCollectionName")).unwrap_or_else(|| format!("{display}s"));
-            let ownership = match b.get("OwnershipType").and_then(Json::as_str) {
-                Some("OrganizationOwned") => Ownership::OrganizationOwned,
-                _ => Ownership::UserOwned,
-            };
-            let set = format!("{logical}s");
-            let otc = org.next_object_type_code;
-            org.next_object_type_code += 1;
-            let mut builder = TableBuilder::new(TableSpec {
-                logical_name: &logical,
-                schema_name: &schema,
-                entity_set_name: &set,
-                display_name: &display,
-                display_collection_name: &display_plural,
-                object_type_code: otc,
-                ownership,
-                primary_name: &primary_name,
-                primary_name_length: primary_len,
-            });
-            if is_activity {
-                builder = activity_columns(builder, REGARDING_TARGETS).activity();
-            } else {
-                builder = builder.state_status(
-                    &[(0, "Active"), (1, "Inactive")],
-                    &[(1, "Active", 0), (2, "Inactive", 1)],
-                );
-            }
-            let mut table = builder.build();
-            if is_activity {
-                table.primary_id = "activityid".into();
-            }
-            table.is_custom = true;
-            table.solution = solution;
-            table.description = label_text(b.get("Description")).unwrap_or_default();
-            table.change_tracking = b
-                .get("ChangeTrackingEnabled")
-                .and_then(Json::as_bool)
-                .unwrap_or(false);
-            for a in &attrs {
-                if a.get("IsPrimaryName")
-                    .and_then(Json::as_bool)
-                    .unwrap_or(false)
-                {
-                    continue;
-                }
-                let attr = new_attribute(&logical, a)?;
-                if table.attribute(&attr.logical_name).is_none() {
-                    table.push_attribute(attr);
-                }
-            }
-            if is_activity {
-                rename_primary_id(&mut table);
-            }
-            let id = table.metadata_id;
-            org.register_table(table);
-            if is_activity && let Some(at) = org.table_index("annotation") {
-                let def = &mut org.store.tables[at].def;
-                if let Some(o) = def.ordinal("objectid") {
-                    def.attributes[o].targets.push(logical.clone());
-                }
-            }
-            org.refresh_bulk_filters(ctx.now);
+            let id = create_table(org, ctx, &b, solution)?;
             Ok(Reply::no_content().header(
                 "OData-EntityId",
                 format!("{}/EntityDefinitions({id})", ctx.base),
@@ -685,11 +637,43 @@ pub fn write(
             Ok(Reply::no_content().header(
                 "OData-EntityId",
                 format!(
-                    "{}/EntityDefinitions({})/Keys({id})",
+                    "{}/EntityDefinitions(LogicalName='{}')/Keys({id})",
                     ctx.base,
-                    org.def(t).metadata_id
+                    org.def(t).logical_name
                 ),
             ))
+        }
+        (&Method::DELETE, Some(key), Some(attribute)) if attribute.starts_with("Attributes(") => {
+            let t = find_table(org, key)?;
+            let inner = attribute
+                .trim_start_matches("Attributes(")
+                .trim_end_matches(')');
+            let def = org.def(t);
+            let attr = def
+                .attributes
+                .iter()
+                .find(|a| {
+                    !a.hidden
+                        && (a.metadata_id.to_string() == inner
+                            || format!("LogicalName='{}'", a.logical_name) == inner)
+                })
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "0x80040217",
+                        format!("Could not find attribute with the specified key: {inner}"),
+                    )
+                })?;
+            if !attr.is_custom {
+                return Err(ApiError::bad_request(
+                    "0x80044363",
+                    "Only custom columns can be deleted.",
+                ));
+            }
+            // Rows keep their cells; the column is hidden from every read and write.
+            let o = attr.ordinal;
+            org.store.tables[t].def.attributes[o].hidden = true;
+            Ok(Reply::no_content())
         }
         (&Method::PUT, Some(key), None) => {
             let t = find_table(org, key)?;
@@ -738,6 +722,128 @@ pub fn write(
             "The requested resource does not support http method.",
         )),
     }
+}
+
+/// Creates a custom table (activity tables included) from an `EntityMetadata` payload; the table
+/// is usable as soon as this returns, as the SDK expects.
+fn create_table(
+    org: &mut Org,
+    ctx: &Ctx,
+    b: &Map<String, Json>,
+    solution: Option<String>,
+) -> Result<Uuid, ApiError> {
+    let schema = b
+        .get("SchemaName")
+        .and_then(Json::as_str)
+        .ok_or_else(|| ApiError::payload("EntityMetadata", "SchemaName is required."))?
+        .to_string();
+    check_prefix(org, &schema)?;
+    let logical = schema.to_lowercase();
+    if org.table_index(&logical).is_some() {
+        return Err(ApiError::bad_request(
+            "0x80044363",
+            format!("An entity with the specified name already exists. Entity Name: {logical}"),
+        ));
+    }
+    let is_activity = b.get("IsActivity").and_then(Json::as_bool).unwrap_or(false);
+    let attrs: Vec<Map<String, Json>> = b
+        .get("Attributes")
+        .and_then(Json::as_array)
+        .map(|a| a.iter().filter_map(|x| x.as_object().cloned()).collect())
+        .unwrap_or_default();
+    let primary = attrs.iter().find(|a| {
+        a.get("IsPrimaryName")
+            .and_then(Json::as_bool)
+            .unwrap_or(false)
+    });
+    let (primary_name, primary_len) = if is_activity {
+        (
+            "subject".to_string(),
+            primary
+                .and_then(|p| p.get("MaxLength"))
+                .and_then(Json::as_u64)
+                .unwrap_or(200) as u32,
+        )
+    } else {
+        let p = primary.ok_or_else(|| {
+            ApiError::payload(
+                "EntityMetadata",
+                "A new table needs a primary name attribute (IsPrimaryName = true).",
+            )
+        })?;
+        (
+            p.get("SchemaName")
+                .and_then(Json::as_str)
+                .unwrap_or("new_name")
+                .to_lowercase(),
+            p.get("MaxLength").and_then(Json::as_u64).unwrap_or(100) as u32,
+        )
+    };
+    let display = label_text(b.get("DisplayName")).unwrap_or_else(|| schema.clone());
+    let display_plural =
+        label_text(b.get("DisplayCollectionName")).unwrap_or_else(|| format!("{display}s"));
+    let ownership = match b.get("OwnershipType").and_then(Json::as_str) {
+        Some("OrganizationOwned") => Ownership::OrganizationOwned,
+        _ => Ownership::UserOwned,
+    };
+    let set = format!("{logical}s");
+    let otc = org.next_object_type_code;
+    org.next_object_type_code += 1;
+    let mut builder = TableBuilder::new(TableSpec {
+        logical_name: &logical,
+        schema_name: &schema,
+        entity_set_name: &set,
+        display_name: &display,
+        display_collection_name: &display_plural,
+        object_type_code: otc,
+        ownership,
+        primary_name: &primary_name,
+        primary_name_length: primary_len,
+    });
+    if is_activity {
+        builder = activity_columns(builder, REGARDING_TARGETS).activity();
+    } else {
+        builder = builder.state_status(
+            &[(0, "Active"), (1, "Inactive")],
+            &[(1, "Active", 0), (2, "Inactive", 1)],
+        );
+    }
+    let mut table = builder.build();
+    if is_activity {
+        table.primary_id = "activityid".into();
+    }
+    table.is_custom = true;
+    table.solution = solution;
+    table.description = label_text(b.get("Description")).unwrap_or_default();
+    table.change_tracking = b
+        .get("ChangeTrackingEnabled")
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
+    for a in &attrs {
+        if a.get("IsPrimaryName")
+            .and_then(Json::as_bool)
+            .unwrap_or(false)
+        {
+            continue;
+        }
+        let attr = new_attribute(&logical, a)?;
+        if table.attribute(&attr.logical_name).is_none() {
+            table.push_attribute(attr);
+        }
+    }
+    if is_activity {
+        rename_primary_id(&mut table);
+    }
+    let id = table.metadata_id;
+    org.register_table(table);
+    if is_activity && let Some(at) = org.table_index("annotation") {
+        let def = &mut org.store.tables[at].def;
+        if let Some(o) = def.ordinal("objectid") {
+            def.attributes[o].targets.push(logical.clone());
+        }
+    }
+    org.refresh_bulk_filters(ctx.now);
+    Ok(id)
 }
 
 /// Custom activity tables key on `activityid`, like every activity.

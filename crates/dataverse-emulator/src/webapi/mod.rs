@@ -468,6 +468,9 @@ fn route_write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>) -> Result<Reply, 
     if name == "EntityDefinitions" {
         return entitydefs::write(org, ctx, req, args, &segments[1..]);
     }
+    if name == "CreateEntities" && req.method == Method::POST {
+        return entitydefs::create_entities(org, ctx, req);
+    }
     let t = org
         .table_by_set(name)
         .ok_or_else(|| ApiError::resource_not_found(name))?;
@@ -769,4 +772,12 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
                 .to_string()
         })
     })
+}
+
+/// Decodes one query-string component as IIS does: `+` is a space, then percent-decoding.
+pub fn decode_query_component(text: &str) -> String {
+    let spaced = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .to_string()
 }
