@@ -306,11 +306,11 @@ mod tests {
 
     #[test]
     fn guid_order_starts_with_the_last_group() {
-        let a = Uuid::parse_str("ffffffff-ffff-ffff-ffff-000000000000").unwrap();
-        let b = Uuid::parse_str("00000000-0000-0000-0000-000000000001").unwrap();
+        let a = uuid::uuid!("ffffffff-ffff-ffff-ffff-000000000000");
+        let b = uuid::uuid!("00000000-0000-0000-0000-000000000001");
         assert_eq!(cmp_guid(&a, &b), Ordering::Less);
-        let c = Uuid::parse_str("00000000-0000-0000-0001-000000000000").unwrap();
-        let d = Uuid::parse_str("ffffffff-ffff-ffff-0000-000000000000").unwrap();
+        let c = uuid::uuid!("00000000-0000-0000-0001-000000000000");
+        let d = uuid::uuid!("ffffffff-ffff-ffff-0000-000000000000");
         assert_eq!(cmp_guid(&c, &d), Ordering::Greater);
         assert_eq!(cmp_guid(&a, &a), Ordering::Equal);
     }

@@ -538,6 +538,19 @@ fn build_crm_function(
     name: &str,
     arguments: Vec<(&str, CrmArgument)>,
 ) -> Result<Filter, QueryError> {
+    const SUPPORTED: [&str; 6] = [
+        "In",
+        "NotIn",
+        "Between",
+        "NotBetween",
+        "EqualUserId",
+        "NotEqualUserId",
+    ];
+    if !SUPPORTED.contains(&name) {
+        return Err(query_error(format!(
+            "The query function '{CRM_NAMESPACE}{name}' is not supported by this emulator."
+        )));
+    }
     let parameter_names: Vec<&str> = arguments.iter().map(|(n, _)| *n).collect();
     // MetadataBinder_QualifiedFunctionNameWithParametersNotDeclared.
     let not_declared = || {
@@ -586,12 +599,7 @@ fn build_crm_function(
             property,
             negated: name == "NotEqualUserId",
         }),
-        ("In" | "NotIn" | "Between" | "NotBetween" | "EqualUserId" | "NotEqualUserId", _) => {
-            Err(not_declared())
-        }
-        _ => Err(query_error(format!(
-            "The query function '{CRM_NAMESPACE}{name}' is not supported by this emulator."
-        ))),
+        _ => Err(not_declared()),
     }
 }
 
