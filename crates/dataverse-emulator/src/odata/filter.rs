@@ -1,31 +1,1162 @@
-//! `$filter`: parsing, binding to a table's columns, and evaluation against rows.
+//! `$filter`: parsing into a syntax tree (and printing it back as OData text), binding it to a
+//! table's columns, and evaluating it against rows with Dataverse's SQL Server semantics.
 
+use std::cmp::Ordering;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use uuid::Uuid;
+
+use super::collation::{self, Anchor, LikeElement};
+use super::lexer::{self, Lexer, Token, TokenKind, query_error};
 use super::{EvalContext, QueryError, Schema};
-use crate::value::Value;
+use crate::value::{self, Value, ValueKind};
+
+/// Nesting (parentheses and `not`) deeper than this is refused, so a hostile filter cannot exhaust
+/// the stack; every recursive walk of the tree is bounded by it.
+pub const MAX_DEPTH: usize = 100;
+
+/// Longest `$filter` text accepted. Far beyond any URL Dataverse serves (about 32 KiB), and low
+/// enough that an absurd input is refused before it is scanned.
+pub const MAX_FILTER_LEN: usize = 1 << 20;
+
+/// Prefix of Dataverse's own query functions (`Microsoft.Dynamics.CRM.In(...)`).
+const CRM_NAMESPACE: &str = "Microsoft.Dynamics.CRM.";
 
 /// A parsed, unbound `$filter` expression.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Filter {}
+pub enum Filter {
+    /// Two or more operands of one `and` chain. Parentheses keep their own node, so the tree
+    /// prints back to text that parses to the same tree.
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+    Compare {
+        left: Operand,
+        op: CompareOp,
+        right: Operand,
+    },
+    /// `contains(property,'value')`, `startswith`, `endswith`.
+    StringMatch {
+        function: StringFunction,
+        property: String,
+        value: String,
+    },
+    /// `Microsoft.Dynamics.CRM.In` / `NotIn`.
+    In {
+        property: String,
+        values: Vec<Literal>,
+        negated: bool,
+    },
+    /// `Microsoft.Dynamics.CRM.Between` / `NotBetween`.
+    Between {
+        property: String,
+        low: Literal,
+        high: Literal,
+        negated: bool,
+    },
+    /// `Microsoft.Dynamics.CRM.EqualUserId` / `NotEqualUserId`.
+    EqualUserId {
+        property: String,
+        negated: bool,
+    },
+}
 
-/// A filter whose names are resolved to column ordinals and whose literals have the columns' kinds.
-#[derive(Debug, Clone)]
-pub struct BoundFilter {}
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
 
-pub fn parse(_text: &str) -> Result<Filter, QueryError> {
-    Err(QueryError {
-        code: "0x80060888",
-        message: "$filter is not supported yet".into(),
-    })
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StringFunction {
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    Property(String),
+    Literal(Literal),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Decimal(f64),
+    String(String),
+    Guid(Uuid),
+    DateTime(DateTime<Utc>),
+    Date(NaiveDate),
+}
+
+impl CompareOp {
+    const ALL: [CompareOp; 6] = [
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Lt,
+        CompareOp::Le,
+    ];
+
+    pub fn keyword(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "eq",
+            CompareOp::Ne => "ne",
+            CompareOp::Gt => "gt",
+            CompareOp::Ge => "ge",
+            CompareOp::Lt => "lt",
+            CompareOp::Le => "le",
+        }
+    }
+
+    fn from_keyword(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| op.keyword() == word)
+    }
+
+    /// The operator kind Microsoft.OData names in its binder errors.
+    fn odata_kind(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "Equal",
+            CompareOp::Ne => "NotEqual",
+            CompareOp::Gt => "GreaterThan",
+            CompareOp::Ge => "GreaterThanOrEqual",
+            CompareOp::Lt => "LessThan",
+            CompareOp::Le => "LessThanOrEqual",
+        }
+    }
+
+    /// The SDK `ConditionOperator` name Dataverse's query engine reports.
+    fn condition_operator(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "Equal",
+            CompareOp::Ne => "NotEqual",
+            CompareOp::Gt => "GreaterThan",
+            CompareOp::Ge => "GreaterEqual",
+            CompareOp::Lt => "LessThan",
+            CompareOp::Le => "LessEqual",
+        }
+    }
+
+    /// The operator that keeps the meaning when the operands swap sides (`5 lt x` is `x gt 5`).
+    fn mirrored(self) -> Self {
+        match self {
+            CompareOp::Gt => CompareOp::Lt,
+            CompareOp::Ge => CompareOp::Le,
+            CompareOp::Lt => CompareOp::Gt,
+            CompareOp::Le => CompareOp::Ge,
+            same => same,
+        }
+    }
+
+    fn holds(self, order: Ordering) -> bool {
+        match self {
+            CompareOp::Eq => order.is_eq(),
+            CompareOp::Ne => order.is_ne(),
+            CompareOp::Gt => order.is_gt(),
+            CompareOp::Ge => order.is_ge(),
+            CompareOp::Lt => order.is_lt(),
+            CompareOp::Le => order.is_le(),
+        }
+    }
+}
+
+impl StringFunction {
+    pub fn name(self) -> &'static str {
+        match self {
+            StringFunction::Contains => "contains",
+            StringFunction::StartsWith => "startswith",
+            StringFunction::EndsWith => "endswith",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        [
+            StringFunction::Contains,
+            StringFunction::StartsWith,
+            StringFunction::EndsWith,
+        ]
+        .into_iter()
+        .find(|f| f.name() == name)
+    }
+
+    fn no_signature_error(self) -> QueryError {
+        let name = self.name();
+        query_error(format!(
+            "No function signature for the function with name '{name}' matches the specified \
+             arguments. The function signatures considered are: {name}(Edm.String Nullable=true, \
+             Edm.String Nullable=true)."
+        ))
+    }
+}
+
+impl Literal {
+    /// The EDM type Microsoft.OData gives the literal, for binder error texts.
+    fn edm_type(&self) -> &'static str {
+        match self {
+            Literal::Null => "<null>",
+            Literal::Bool(_) => "Edm.Boolean",
+            Literal::Int(i) if i32::try_from(*i).is_ok() => "Edm.Int32",
+            Literal::Int(_) => "Edm.Int64",
+            Literal::Decimal(_) => "Edm.Decimal",
+            Literal::String(_) => "Edm.String",
+            Literal::Guid(_) => "Edm.Guid",
+            Literal::DateTime(_) => "Edm.DateTimeOffset",
+            Literal::Date(_) => "Edm.Date",
+        }
+    }
+}
+
+fn edm_type_of_kind(kind: ValueKind) -> &'static str {
+    match kind {
+        ValueKind::Bool => "Edm.Boolean",
+        ValueKind::Int => "Edm.Int32",
+        ValueKind::Decimal => "Edm.Decimal",
+        ValueKind::String => "Edm.String",
+        ValueKind::Guid => "Edm.Guid",
+        ValueKind::DateTime => "Edm.DateTimeOffset",
+        ValueKind::Date => "Edm.Date",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------------------------
+
+pub fn parse(text: &str) -> Result<Filter, QueryError> {
+    if text.len() > MAX_FILTER_LEN {
+        return Err(query_error(format!(
+            "The $filter expression is {} bytes long; this emulator accepts at most {MAX_FILTER_LEN}.",
+            text.len()
+        )));
+    }
+    let mut parser = Parser::new(text)?;
+    if parser.token.kind == TokenKind::End {
+        return Err(lexer::expression_expected(text, parser.token.start));
+    }
+    let filter = parser.parse_or()?;
+    if parser.token.kind != TokenKind::End {
+        return Err(lexer::syntax_error(text, parser.token.end));
+    }
+    Ok(filter)
+}
+
+/// How a primary expression was written, which decides what `not` may apply to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Parenthesized,
+    Call,
+    BareComparison,
+    Negation,
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    lexer: Lexer<'a>,
+    token: Token,
+    depth: usize,
+    open_parens: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str) -> Result<Self, QueryError> {
+        let mut lexer = Lexer::new(text);
+        let token = lexer.next_token()?;
+        Ok(Parser {
+            text,
+            lexer,
+            token,
+            depth: 0,
+            open_parens: 0,
+        })
+    }
+
+    fn advance(&mut self) -> Result<Token, QueryError> {
+        let next = self.lexer.next_token()?;
+        Ok(std::mem::replace(&mut self.token, next))
+    }
+
+    fn word(&self) -> Option<&'a str> {
+        (self.token.kind == TokenKind::Identifier)
+            .then(|| &self.text[self.token.start..self.token.end])
+    }
+
+    fn at_word(&self, word: &str) -> bool {
+        self.token.is_identifier(self.text, word)
+    }
+
+    fn expect(&mut self, kind: TokenKind, what: &str) -> Result<(), QueryError> {
+        if self.token.kind != kind {
+            return Err(lexer::expected(what, self.text, self.token.start));
+        }
+        self.advance()?;
+        Ok(())
+    }
+
+    fn parse_or(&mut self) -> Result<Filter, QueryError> {
+        let first = self.parse_and()?;
+        if !self.at_word("or") {
+            return Ok(first);
+        }
+        let mut operands = vec![first];
+        while self.at_word("or") {
+            self.advance()?;
+            operands.push(self.parse_and()?);
+        }
+        Ok(Filter::Or(operands))
+    }
+
+    fn parse_and(&mut self) -> Result<Filter, QueryError> {
+        let first = self.parse_unary()?.0;
+        if !self.at_word("and") {
+            return Ok(first);
+        }
+        let mut operands = vec![first];
+        while self.at_word("and") {
+            self.advance()?;
+            operands.push(self.parse_unary()?.0);
+        }
+        Ok(Filter::And(operands))
+    }
+
+    fn parse_unary(&mut self) -> Result<(Filter, Form), QueryError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            // UriQueryExpressionParser_TooDeep.
+            return Err(query_error(
+                "Recursion depth exceeded allowed limit.".into(),
+            ));
+        }
+        let result = if self.at_word("not") {
+            self.advance()?;
+            let (operand, form) = self.parse_unary()?;
+            if form == Form::BareComparison {
+                // Microsoft.OData binds `not` tighter than comparisons: `not a eq 1` is
+                // `(not a) eq 1`, which Dataverse rejects for any non-boolean `a`.
+                return Err(query_error(format!(
+                    "'not' applies to the operand right after it, not to a comparison; write \
+                     'not (…)' in '{}'.",
+                    lexer::echo(self.text)
+                )));
+            }
+            if let Some(name) = crm_function_name(&operand) {
+                // filter-rows.md: Dataverse query functions cannot be negated with `not`.
+                return Err(query_error(format!(
+                    "The 'not' operator cannot be applied to the query function \
+                     'Microsoft.Dynamics.CRM.{name}'; use its negated form instead."
+                )));
+            }
+            Ok((Filter::Not(Box::new(operand)), Form::Negation))
+        } else {
+            self.parse_primary()
+        };
+        self.depth -= 1;
+        result
+    }
+
+    fn parse_primary(&mut self) -> Result<(Filter, Form), QueryError> {
+        if self.token.kind == TokenKind::OpenParen {
+            self.advance()?;
+            self.open_parens += 1;
+            let inner = self.parse_or()?;
+            self.expect(TokenKind::CloseParen, "')' or operator")?;
+            self.open_parens -= 1;
+            return Ok((inner, Form::Parenthesized));
+        }
+        let left = self.parse_operand()?;
+        if let Operand::Property(name) = &left
+            && self.token.kind == TokenKind::OpenParen
+        {
+            return Ok((self.parse_call(name)?, Form::Call));
+        }
+        let Some(op) = self.word().and_then(CompareOp::from_keyword) else {
+            return Err(self.missing_operator());
+        };
+        self.advance()?;
+        let right = self.parse_operand()?;
+        Ok((Filter::Compare { left, op, right }, Form::BareComparison))
+    }
+
+    /// The error for an operand that is not followed by a comparison operator.
+    fn missing_operator(&self) -> QueryError {
+        let ends_expression = matches!(self.token.kind, TokenKind::End | TokenKind::CloseParen)
+            || self.at_word("and")
+            || self.at_word("or");
+        if ends_expression {
+            // MetadataBinder_FilterExpressionNotSingleValue: a bare property or literal.
+            query_error("The $filter expression must evaluate to a single boolean value.".into())
+        } else if self.open_parens > 0 {
+            lexer::expected("')' or operator", self.text, self.token.start)
+        } else {
+            lexer::syntax_error(self.text, self.token.end)
+        }
+    }
+
+    /// A property name or a literal. Lookup paths (`primarycontactid/fullname`) are refused.
+    fn parse_operand(&mut self) -> Result<Operand, QueryError> {
+        let token = self.token.clone();
+        let operand = match &token.kind {
+            TokenKind::Identifier => match &self.text[token.start..token.end] {
+                "null" => Operand::Literal(Literal::Null),
+                "true" => Operand::Literal(Literal::Bool(true)),
+                "false" => Operand::Literal(Literal::Bool(false)),
+                name => Operand::Property(name.to_string()),
+            },
+            TokenKind::String(s) => Operand::Literal(Literal::String(s.clone())),
+            TokenKind::Int(i) => Operand::Literal(Literal::Int(*i)),
+            TokenKind::Decimal(d) => Operand::Literal(Literal::Decimal(*d)),
+            TokenKind::Guid(g) => Operand::Literal(Literal::Guid(*g)),
+            TokenKind::DateTime(d) => Operand::Literal(Literal::DateTime(*d)),
+            TokenKind::Date(d) => Operand::Literal(Literal::Date(*d)),
+            _ => return Err(lexer::expression_expected(self.text, token.start)),
+        };
+        self.advance()?;
+        if self.token.kind == TokenKind::Slash {
+            return Err(query_error(format!(
+                "Filtering on a related table's column ('{}/…') is not supported by this emulator.",
+                &self.text[token.start..token.end]
+            )));
+        }
+        Ok(operand)
+    }
+
+    /// A function call; the current token is the `(` after `name`.
+    fn parse_call(&mut self, name: &str) -> Result<Filter, QueryError> {
+        if let Some(function) = StringFunction::from_name(name) {
+            self.advance()?;
+            let property = self.parse_operand()?;
+            self.expect(TokenKind::Comma, "')' or ','")?;
+            let value = self.parse_operand()?;
+            self.expect(TokenKind::CloseParen, "')' or ','")?;
+            return match (property, value) {
+                (Operand::Property(property), Operand::Literal(Literal::String(value))) => {
+                    Ok(Filter::StringMatch {
+                        function,
+                        property,
+                        value,
+                    })
+                }
+                _ => Err(function.no_signature_error()),
+            };
+        }
+        if let Some(crm_name) = name.strip_prefix(CRM_NAMESPACE) {
+            return self.parse_crm_function(crm_name);
+        }
+        // MetadataBinder_UnknownFunction.
+        Err(query_error(format!(
+            "An unknown function with name '{name}' was found. This may also be a function import \
+             or a key lookup on a navigation property, which is not allowed."
+        )))
+    }
+
+    /// `Microsoft.Dynamics.CRM.<name>(PropertyName='x',PropertyValues=[...])`; the current token
+    /// is the `(`.
+    fn parse_crm_function(&mut self, name: &str) -> Result<Filter, QueryError> {
+        self.advance()?;
+        let mut arguments: Vec<(&'a str, CrmArgument)> = Vec::new();
+        if self.token.kind != TokenKind::CloseParen {
+            loop {
+                let Some(parameter) = self.word() else {
+                    return Err(lexer::expression_expected(self.text, self.token.start));
+                };
+                self.advance()?;
+                self.expect(TokenKind::Equals, "'='")?;
+                let value = self.parse_crm_argument()?;
+                arguments.push((parameter, value));
+                if self.token.kind == TokenKind::Comma {
+                    self.advance()?;
+                    continue;
+                }
+                break;
+            }
+        }
+        self.expect(TokenKind::CloseParen, "')' or ','")?;
+        build_crm_function(name, arguments)
+    }
+
+    fn parse_crm_argument(&mut self) -> Result<CrmArgument, QueryError> {
+        if self.token.kind != TokenKind::OpenBracket {
+            return Ok(CrmArgument::Single(self.parse_array_item()?));
+        }
+        self.advance()?;
+        let mut items = Vec::new();
+        if self.token.kind != TokenKind::CloseBracket {
+            loop {
+                items.push(self.parse_array_item()?);
+                if self.token.kind == TokenKind::Comma {
+                    self.advance()?;
+                    continue;
+                }
+                break;
+            }
+        }
+        self.expect(TokenKind::CloseBracket, "']' or ','")?;
+        Ok(CrmArgument::Array(items))
+    }
+
+    fn parse_array_item(&mut self) -> Result<Literal, QueryError> {
+        let literal = match &self.token.kind {
+            TokenKind::String(s) | TokenKind::JsonString(s) => Literal::String(s.clone()),
+            TokenKind::Int(i) => Literal::Int(*i),
+            TokenKind::Decimal(d) => Literal::Decimal(*d),
+            TokenKind::Identifier if self.at_word("true") => Literal::Bool(true),
+            TokenKind::Identifier if self.at_word("false") => Literal::Bool(false),
+            _ => return Err(lexer::expression_expected(self.text, self.token.start)),
+        };
+        self.advance()?;
+        Ok(literal)
+    }
+}
+
+enum CrmArgument {
+    Single(Literal),
+    Array(Vec<Literal>),
+}
+
+fn crm_function_name(filter: &Filter) -> Option<&'static str> {
+    match filter {
+        Filter::In { negated, .. } => Some(if *negated { "NotIn" } else { "In" }),
+        Filter::Between { negated, .. } => Some(if *negated { "NotBetween" } else { "Between" }),
+        Filter::EqualUserId { negated, .. } => Some(if *negated {
+            "NotEqualUserId"
+        } else {
+            "EqualUserId"
+        }),
+        _ => None,
+    }
+}
+
+fn build_crm_function(
+    name: &str,
+    arguments: Vec<(&str, CrmArgument)>,
+) -> Result<Filter, QueryError> {
+    const SUPPORTED: [&str; 6] = [
+        "In",
+        "NotIn",
+        "Between",
+        "NotBetween",
+        "EqualUserId",
+        "NotEqualUserId",
+    ];
+    if !SUPPORTED.contains(&name) {
+        return Err(query_error(format!(
+            "The query function '{CRM_NAMESPACE}{name}' is not supported by this emulator."
+        )));
+    }
+    let parameter_names: Vec<&str> = arguments.iter().map(|(n, _)| *n).collect();
+    // MetadataBinder_QualifiedFunctionNameWithParametersNotDeclared.
+    let not_declared = || {
+        query_error(format!(
+            "Could not find a function named '{CRM_NAMESPACE}{name}' with parameters '{}'.",
+            parameter_names.join(",")
+        ))
+    };
+    let mut property = None;
+    let mut values = None;
+    for (parameter, value) in arguments {
+        match (parameter, value) {
+            ("PropertyName", CrmArgument::Single(Literal::String(p))) if property.is_none() => {
+                property = Some(p);
+            }
+            ("PropertyValues", CrmArgument::Array(v)) if values.is_none() => values = Some(v),
+            _ => return Err(not_declared()),
+        }
+    }
+    let Some(property) = property else {
+        return Err(not_declared());
+    };
+    match (name, values) {
+        ("In" | "NotIn", Some(values)) => Ok(Filter::In {
+            property,
+            values,
+            negated: name == "NotIn",
+        }),
+        ("Between" | "NotBetween", Some(values)) => {
+            let count = values.len();
+            let mut values = values.into_iter();
+            match (values.next(), values.next(), values.next()) {
+                (Some(low), Some(high), None) => Ok(Filter::Between {
+                    property,
+                    low,
+                    high,
+                    negated: name == "NotBetween",
+                }),
+                // The query engine's own wording, typo included (fake-xrm-easy issue #209).
+                _ => Err(query_error(format!(
+                    "The ConditonOperator.{name} requires 2 value/s, not {count}. Parameter Name: {property}"
+                ))),
+            }
+        }
+        ("EqualUserId" | "NotEqualUserId", None) => Ok(Filter::EqualUserId {
+            property,
+            negated: name == "NotEqualUserId",
+        }),
+        _ => Err(not_declared()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Printing
+// ---------------------------------------------------------------------------------------------
+
+/// Writes `s` as an OData string literal: single quotes, a quote doubled.
+pub fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn write_json_string(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    f.write_str("\"")?;
+    for c in s.chars() {
+        match c {
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            c if u32::from(c) < 0x20 => write!(f, "\\u{:04x}", u32::from(c))?,
+            c => write!(f, "{c}")?,
+        }
+    }
+    f.write_str("\"")
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Literal::Null => f.write_str("null"),
+            Literal::Bool(b) => write!(f, "{b}"),
+            Literal::Int(i) => write!(f, "{i}"),
+            Literal::Decimal(d) => {
+                // Always with a fraction, so `2.0` reads back as a decimal and not as `2`.
+                let text = d.to_string();
+                if text.contains(['.', 'e', 'E']) {
+                    f.write_str(&text)
+                } else {
+                    write!(f, "{text}.0")
+                }
+            }
+            Literal::String(s) => f.write_str(&quote(s)),
+            Literal::Guid(g) => write!(f, "{}", g.hyphenated()),
+            Literal::DateTime(d) => f.write_str(&d.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            Literal::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+        }
+    }
+}
+
+impl fmt::Display for Operand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operand::Property(p) => f.write_str(p),
+            Operand::Literal(l) => write!(f, "{l}"),
+        }
+    }
+}
+
+fn write_array_item(f: &mut fmt::Formatter<'_>, item: &Literal) -> fmt::Result {
+    match item {
+        Literal::String(s) => write_json_string(f, s),
+        other => write!(f, "{other}"),
+    }
 }
 
 impl Filter {
-    pub fn bind(&self, _schema: &dyn Schema) -> Result<BoundFilter, QueryError> {
-        Ok(BoundFilter {})
+    /// Binding strength: `or` < `and` < everything else.
+    fn precedence(&self) -> u8 {
+        match self {
+            Filter::Or(_) => 1,
+            Filter::And(_) => 2,
+            _ => 3,
+        }
+    }
+
+    fn write_operands(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        operands: &[Filter],
+        joiner: &str,
+    ) -> fmt::Result {
+        for (i, operand) in operands.iter().enumerate() {
+            if i > 0 {
+                f.write_str(joiner)?;
+            }
+            // A nested chain of the same or a weaker operator only exists because it was
+            // parenthesized; keep the parentheses so the text parses back to the same tree.
+            if operand.precedence() <= self.precedence() {
+                write!(f, "({operand})")?;
+            } else {
+                write!(f, "{operand}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Filter::Or(operands) => self.write_operands(f, operands, " or "),
+            Filter::And(operands) => self.write_operands(f, operands, " and "),
+            Filter::Not(inner) => match **inner {
+                Filter::StringMatch { .. } => write!(f, "not {inner}"),
+                _ => write!(f, "not ({inner})"),
+            },
+            Filter::Compare { left, op, right } => write!(f, "{left} {} {right}", op.keyword()),
+            Filter::StringMatch {
+                function,
+                property,
+                value,
+            } => write!(f, "{}({property},{})", function.name(), quote(value)),
+            Filter::In {
+                property,
+                values,
+                negated,
+            } => {
+                let name = if *negated { "NotIn" } else { "In" };
+                write!(
+                    f,
+                    "{CRM_NAMESPACE}{name}(PropertyName={},PropertyValues=[",
+                    quote(property)
+                )?;
+                for (i, value) in values.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write_array_item(f, value)?;
+                }
+                f.write_str("])")
+            }
+            Filter::Between {
+                property,
+                low,
+                high,
+                negated,
+            } => {
+                let name = if *negated { "NotBetween" } else { "Between" };
+                write!(
+                    f,
+                    "{CRM_NAMESPACE}{name}(PropertyName={},PropertyValues=[",
+                    quote(property)
+                )?;
+                write_array_item(f, low)?;
+                f.write_str(",")?;
+                write_array_item(f, high)?;
+                f.write_str("])")
+            }
+            Filter::EqualUserId { property, negated } => {
+                let name = if *negated {
+                    "NotEqualUserId"
+                } else {
+                    "EqualUserId"
+                };
+                write!(f, "{CRM_NAMESPACE}{name}(PropertyName={})", quote(property))
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binding
+// ---------------------------------------------------------------------------------------------
+
+/// A filter whose names are resolved to column ordinals and whose literals have the columns' kinds.
+#[derive(Debug, Clone)]
+pub struct BoundFilter {
+    root: Node,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    IsNull(usize),
+    IsNotNull(usize),
+    Compare {
+        ordinal: usize,
+        op: CompareOp,
+        value: Scalar,
+    },
+    CompareColumns {
+        left: usize,
+        op: CompareOp,
+        right: usize,
+    },
+    Like {
+        ordinal: usize,
+        pattern: Vec<LikeElement>,
+    },
+    In {
+        ordinal: usize,
+        values: Vec<Scalar>,
+    },
+    Between {
+        ordinal: usize,
+        low: Scalar,
+        high: Scalar,
+    },
+    EqualUserId(usize),
+}
+
+/// A literal converted to its column's kind; strings are stored case-folded.
+#[derive(Debug, Clone, PartialEq)]
+enum Scalar {
+    Bool(bool),
+    Int(i64),
+    Decimal(f64),
+    Str(Box<str>),
+    Guid(Uuid),
+    DateTime(DateTime<Utc>),
+    Date(NaiveDate),
+}
+
+fn unknown_property(schema: &dyn Schema, name: &str) -> QueryError {
+    // MetadataBinder_PropertyNotDeclared, with Dataverse's type names.
+    query_error(format!(
+        "Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{}'.",
+        schema.logical_name()
+    ))
+}
+
+fn resolve(schema: &dyn Schema, name: &str) -> Result<(usize, ValueKind), QueryError> {
+    schema
+        .column(name)
+        .ok_or_else(|| unknown_property(schema, name))
+}
+
+/// Query functions name lookups by their logical name (`PropertyName='ownerid'`), while the Web
+/// API exposes the value as `_ownerid_value`; accept either.
+fn resolve_function_property(
+    schema: &dyn Schema,
+    name: &str,
+) -> Result<(usize, ValueKind), QueryError> {
+    schema
+        .column(name)
+        .or_else(|| schema.column(&format!("_{name}_value")))
+        .ok_or_else(|| unknown_property(schema, name))
+}
+
+fn incompatible(left: &str, right: &str, op: CompareOp) -> QueryError {
+    // MetadataBinder_IncompatibleOperandsError.
+    query_error(format!(
+        "A binary operator with incompatible types was detected. Found operand types '{left}' and \
+         '{right}' for operator kind '{}'.",
+        op.odata_kind()
+    ))
+}
+
+/// Converts a literal written in a comparison to the column's kind, as Microsoft.OData's type
+/// promotion allows: integers widen to decimals, a date means midnight UTC on a date-time column,
+/// and a quoted GUID is accepted on a GUID column (filter-rows.md quotes `_owninguser_value`).
+fn convert(literal: &Literal, kind: ValueKind) -> Option<Scalar> {
+    Some(match (kind, literal) {
+        (ValueKind::Bool, Literal::Bool(b)) => Scalar::Bool(*b),
+        (ValueKind::Int, Literal::Int(i)) => Scalar::Int(*i),
+        (ValueKind::Int | ValueKind::Decimal, Literal::Decimal(d)) => Scalar::Decimal(*d),
+        (ValueKind::Decimal, Literal::Int(i)) => Scalar::Decimal(*i as f64),
+        (ValueKind::String, Literal::String(s)) => Scalar::Str(collation::fold_str(s)),
+        (ValueKind::Guid, Literal::Guid(g)) => Scalar::Guid(*g),
+        (ValueKind::Guid, Literal::String(s)) => Scalar::Guid(Uuid::try_parse(s.trim()).ok()?),
+        (ValueKind::DateTime, Literal::DateTime(d)) => Scalar::DateTime(*d),
+        (ValueKind::DateTime, Literal::Date(d)) => {
+            Scalar::DateTime(d.and_time(chrono::NaiveTime::MIN).and_utc())
+        }
+        (ValueKind::Date, Literal::Date(d)) => Scalar::Date(*d),
+        _ => return None,
+    })
+}
+
+/// Converts a `PropertyValues` item, which Dataverse documents as strings whatever the column
+/// (`PropertyValues=["5","2000"]` on a whole-number column, filter-rows.md).
+fn convert_function_value(literal: &Literal, kind: ValueKind) -> Option<Scalar> {
+    if let Some(scalar) = convert(literal, kind) {
+        return Some(scalar);
+    }
+    match (kind, literal) {
+        (ValueKind::String, Literal::Int(i)) => Some(Scalar::Str(i.to_string().into())),
+        (ValueKind::String, Literal::Decimal(d)) => Some(Scalar::Str(d.to_string().into())),
+        (_, Literal::String(s)) => {
+            let s = s.trim();
+            match kind {
+                ValueKind::Bool => match s {
+                    "true" | "1" => Some(Scalar::Bool(true)),
+                    "false" | "0" => Some(Scalar::Bool(false)),
+                    _ => None,
+                },
+                ValueKind::Int => s.parse().map(Scalar::Int).ok().or_else(|| {
+                    s.parse()
+                        .ok()
+                        .filter(|d: &f64| d.is_finite())
+                        .map(Scalar::Decimal)
+                }),
+                ValueKind::Decimal => s
+                    .parse()
+                    .ok()
+                    .filter(|d: &f64| d.is_finite())
+                    .map(Scalar::Decimal),
+                ValueKind::DateTime => {
+                    lexer::parse_datetime(s).map(Scalar::DateTime).or_else(|| {
+                        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                            .ok()
+                            .map(|d| Scalar::DateTime(d.and_time(chrono::NaiveTime::MIN).and_utc()))
+                    })
+                }
+                ValueKind::Date => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .ok()
+                    .map(Scalar::Date),
+                ValueKind::String | ValueKind::Guid => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn bad_function_value(literal: &Literal, property: &str, kind: ValueKind) -> QueryError {
+    query_error(format!(
+        "The value {literal} in PropertyValues cannot be compared with the property '{property}' of \
+         type '{}'.",
+        edm_type_of_kind(kind)
+    ))
+}
+
+impl Filter {
+    pub fn bind(&self, schema: &dyn Schema) -> Result<BoundFilter, QueryError> {
+        Ok(BoundFilter {
+            root: bind_node(self, schema)?,
+        })
+    }
+}
+
+fn bind_node(filter: &Filter, schema: &dyn Schema) -> Result<Node, QueryError> {
+    let bind_all = |operands: &[Filter]| -> Result<Vec<Node>, QueryError> {
+        operands.iter().map(|f| bind_node(f, schema)).collect()
+    };
+    Ok(match filter {
+        Filter::And(operands) => Node::And(bind_all(operands)?),
+        Filter::Or(operands) => Node::Or(bind_all(operands)?),
+        Filter::Not(inner) => Node::Not(Box::new(bind_node(inner, schema)?)),
+        Filter::Compare { left, op, right } => bind_compare(left, *op, right, schema)?,
+        Filter::StringMatch {
+            function,
+            property,
+            value,
+        } => {
+            let (ordinal, kind) = resolve(schema, property)?;
+            if kind != ValueKind::String {
+                return Err(function.no_signature_error());
+            }
+            let anchor = match function {
+                StringFunction::Contains => Anchor::Contains,
+                StringFunction::StartsWith => Anchor::StartsWith,
+                StringFunction::EndsWith => Anchor::EndsWith,
+            };
+            Node::Like {
+                ordinal,
+                pattern: collation::compile_like(value, anchor),
+            }
+        }
+        Filter::In {
+            property,
+            values,
+            negated,
+        } => {
+            let (ordinal, kind) = resolve_function_property(schema, property)?;
+            let values = values
+                .iter()
+                .map(|v| {
+                    convert_function_value(v, kind)
+                        .ok_or_else(|| bad_function_value(v, property, kind))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            negate_if(*negated, Node::In { ordinal, values })
+        }
+        Filter::Between {
+            property,
+            low,
+            high,
+            negated,
+        } => {
+            let (ordinal, kind) = resolve_function_property(schema, property)?;
+            let convert = |v: &Literal| {
+                convert_function_value(v, kind).ok_or_else(|| bad_function_value(v, property, kind))
+            };
+            negate_if(
+                *negated,
+                Node::Between {
+                    ordinal,
+                    low: convert(low)?,
+                    high: convert(high)?,
+                },
+            )
+        }
+        Filter::EqualUserId { property, negated } => {
+            let (ordinal, kind) = resolve_function_property(schema, property)?;
+            if kind != ValueKind::Guid {
+                return Err(query_error(format!(
+                    "Microsoft.Dynamics.CRM.EqualUserId needs a lookup or unique identifier \
+                     property; '{property}' is of type '{}'.",
+                    edm_type_of_kind(kind)
+                )));
+            }
+            negate_if(*negated, Node::EqualUserId(ordinal))
+        }
+    })
+}
+
+/// The negated query functions (`NotIn`, `NotBetween`, `NotEqualUserId`) are the plain ones under
+/// `not`, so a NULL cell matches them, as it matches `ne`.
+fn negate_if(negated: bool, node: Node) -> Node {
+    if negated {
+        Node::Not(Box::new(node))
+    } else {
+        node
+    }
+}
+
+fn bind_compare(
+    left: &Operand,
+    op: CompareOp,
+    right: &Operand,
+    schema: &dyn Schema,
+) -> Result<Node, QueryError> {
+    match (left, right) {
+        (Operand::Property(p), Operand::Literal(l)) => {
+            bind_property_literal(p, op, l, false, schema)
+        }
+        (Operand::Literal(l), Operand::Property(p)) => {
+            bind_property_literal(p, op.mirrored(), l, true, schema)
+        }
+        (Operand::Property(a), Operand::Property(b)) => {
+            // filter-rows.md, "Column comparison": both columns must have the same type.
+            let (left, left_kind) = resolve(schema, a)?;
+            let (right, right_kind) = resolve(schema, b)?;
+            if left_kind != right_kind {
+                return Err(incompatible(
+                    edm_type_of_kind(left_kind),
+                    edm_type_of_kind(right_kind),
+                    op,
+                ));
+            }
+            Ok(Node::CompareColumns { left, op, right })
+        }
+        (Operand::Literal(a), Operand::Literal(b)) => Err(query_error(format!(
+            "Comparing two literals ({a} {} {b}) is not supported: one side must be a column.",
+            op.keyword()
+        ))),
+    }
+}
+
+fn bind_property_literal(
+    property: &str,
+    op: CompareOp,
+    literal: &Literal,
+    literal_first: bool,
+    schema: &dyn Schema,
+) -> Result<Node, QueryError> {
+    let (ordinal, kind) = resolve(schema, property)?;
+    if *literal == Literal::Null {
+        return match op {
+            CompareOp::Eq => Ok(Node::IsNull(ordinal)),
+            CompareOp::Ne => Ok(Node::IsNotNull(ordinal)),
+            // The query engine's message when an ordering condition gets no value (fake-xrm-easy
+            // issue #209, quoting Dynamics 365), typo included.
+            _ => Err(query_error(format!(
+                "The ConditonOperator.{} requires 1 value/s, not 0. Parameter Name: {property}",
+                op.condition_operator()
+            ))),
+        };
+    }
+    match convert(literal, kind) {
+        Some(value) => Ok(Node::Compare { ordinal, op, value }),
+        None => {
+            let (column, literal_type) = (edm_type_of_kind(kind), literal.edm_type());
+            let op = if literal_first { op.mirrored() } else { op };
+            Err(if literal_first {
+                incompatible(literal_type, column, op)
+            } else {
+                incompatible(column, literal_type, op)
+            })
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+// ---------------------------------------------------------------------------------------------
+
+/// Order of a stored value and a bound literal, `None` when they cannot be compared.
+fn compare_scalar(cell: &Value, scalar: &Scalar) -> Option<Ordering> {
+    match (cell, scalar) {
+        (Value::Bool(a), Scalar::Bool(b)) => Some(a.cmp(b)),
+        (Value::Int(a), Scalar::Int(b)) => Some(a.cmp(b)),
+        (Value::Int(a), Scalar::Decimal(b)) => Some(collation::cmp_int_decimal(*a, *b)),
+        (Value::Decimal(a), Scalar::Decimal(b)) => a.partial_cmp(b),
+        (Value::Decimal(a), Scalar::Int(b)) => Some(collation::cmp_int_decimal(*b, *a).reverse()),
+        (Value::String(a), Scalar::Str(b)) => Some(collation::cmp_ci(a, b)),
+        (Value::Guid(a), Scalar::Guid(b)) => Some(collation::cmp_guid(a, b)),
+        (Value::DateTime(a), Scalar::DateTime(b)) => Some(a.cmp(b)),
+        (Value::Date(a), Scalar::Date(b)) => Some(a.cmp(b)),
+        _ => None,
     }
 }
 
 impl BoundFilter {
-    pub fn matches(&self, _row: &[Value], _ctx: &EvalContext) -> bool {
-        true
+    /// Whether the row passes the filter.
+    ///
+    /// NULL semantics: a NULL cell fails every comparison except `ne`. Dataverse's query engine
+    /// turns `ne` into `(column <> value OR column IS NULL)`, so records with an empty column
+    /// come back from "does not equal" (PowerObjects, "Boolean Blitz: when two options are
+    /// actually three", 2016, observing Advanced Find); `not (…)` is plain two-valued negation,
+    /// which gives the same answer. Column-to-column comparisons follow plain SQL (any NULL side
+    /// fails); Dataverse's behaviour there is not documented.
+    pub fn matches(&self, row: &[Value], ctx: &EvalContext) -> bool {
+        eval(&self.root, row, ctx)
     }
 }
+
+fn eval(node: &Node, row: &[Value], ctx: &EvalContext) -> bool {
+    match node {
+        Node::And(operands) => operands.iter().all(|n| eval(n, row, ctx)),
+        Node::Or(operands) => operands.iter().any(|n| eval(n, row, ctx)),
+        Node::Not(inner) => !eval(inner, row, ctx),
+        Node::IsNull(ordinal) => value::cell(row, *ordinal).is_null(),
+        Node::IsNotNull(ordinal) => !value::cell(row, *ordinal).is_null(),
+        Node::Compare { ordinal, op, value } => {
+            let cell = value::cell(row, *ordinal);
+            if cell.is_null() {
+                return *op == CompareOp::Ne;
+            }
+            compare_scalar(cell, value).map_or(*op == CompareOp::Ne, |order| op.holds(order))
+        }
+        Node::CompareColumns { left, op, right } => {
+            collation::compare_values(value::cell(row, *left), value::cell(row, *right))
+                .is_some_and(|order| op.holds(order))
+        }
+        Node::Like { ordinal, pattern } => match value::cell(row, *ordinal) {
+            Value::String(s) => collation::like_matches(s, pattern),
+            _ => false,
+        },
+        Node::In { ordinal, values } => {
+            let cell = value::cell(row, *ordinal);
+            values
+                .iter()
+                .any(|v| compare_scalar(cell, v) == Some(Ordering::Equal))
+        }
+        Node::Between { ordinal, low, high } => {
+            let cell = value::cell(row, *ordinal);
+            compare_scalar(cell, low).is_some_and(Ordering::is_ge)
+                && compare_scalar(cell, high).is_some_and(Ordering::is_le)
+        }
+        Node::EqualUserId(ordinal) => {
+            matches!(value::cell(row, *ordinal), Value::Guid(id) if *id == ctx.user_id)
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "filter_tests.rs"]
+mod tests;

@@ -9,7 +9,9 @@
 //! - `options::parse_select`, `parse_orderby`, `parse_expand`, `parse_top`.
 //! - Every failure is a `QueryError` carrying the Dataverse error code and message.
 
+mod collation;
 pub mod filter;
+mod lexer;
 pub mod options;
 
 use crate::value::ValueKind;
