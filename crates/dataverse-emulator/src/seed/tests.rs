@@ -333,7 +333,24 @@ fn namesakes_work_at_different_companies() {
 
 #[test]
 fn every_demo_rep_owns_open_opportunities_at_every_stage_with_contacts() {
-    let org = small();
+    for seed in 0..30 {
+        assert_demo_guarantees(&generate(SeedSize::Small, seed));
+    }
+}
+
+fn assert_demo_guarantees(org: &SeedOrg) {
+    let names = org
+        .users
+        .iter()
+        .map(|u| format!("{} {}", u.first_name, u.last_name));
+    let names: Vec<String> = names.collect();
+    assert!(names.iter().any(|n| n.contains('\'')), "{names:?}");
+    assert!(names.iter().any(|n| !n.is_ascii()), "{names:?}");
+    let contact_account: HashMap<Uuid, Option<Uuid>> = org
+        .contacts
+        .iter()
+        .map(|c| (c.id, c.parent_account))
+        .collect();
     let reps: Vec<&SeedUser> = org
         .users
         .iter()
@@ -343,7 +360,11 @@ fn every_demo_rep_owns_open_opportunities_at_every_stage_with_contacts() {
     for rep in reps {
         for stage in 0..4 {
             let found = org.opportunities.iter().any(|o| {
-                o.owner == rep.id && o.state == 0 && o.sales_stage == stage && o.contact.is_some()
+                o.owner == rep.id
+                    && o.state == 0
+                    && o.sales_stage == stage
+                    && o.contact
+                        .is_some_and(|c| contact_account[&c] == Some(o.account))
             });
             assert!(found, "{} has no open stage-{stage} opportunity", rep.email);
         }
@@ -378,6 +399,22 @@ fn shares_look_like_a_real_org() {
         m.contacts.iter().filter_map(|c| c.parent_account).collect();
     let covered = accounts_with_contacts.len() as f64 / m.accounts.len() as f64;
     assert!((0.6..0.99).contains(&covered), "{covered}");
+
+    let account_owner: HashMap<Uuid, Uuid> = m.accounts.iter().map(|a| (a.id, a.owner)).collect();
+    let parented_contacts = m
+        .contacts
+        .iter()
+        .filter_map(|c| c.parent_account.map(|a| (a, c.owner)));
+    let (same, all) = parented_contacts.fold((0, 0), |(same, all), (a, owner)| {
+        (same + usize::from(account_owner[&a] == owner), all + 1)
+    });
+    assert!(same as f64 / all as f64 > 0.85, "{same} of {all}");
+    let same = m
+        .opportunities
+        .iter()
+        .filter(|o| account_owner[&o.account] == o.owner)
+        .count();
+    assert!((0.7..0.95).contains(&(same as f64 / n)), "{same}");
 
     let countries: HashSet<&str> = m
         .accounts
@@ -419,6 +456,7 @@ fn contacts_write_from_their_company_domain() {
 fn accounts_are_consistent_per_country() {
     for org in orgs() {
         let mut websites = HashSet::new();
+        let mut numbers = HashSet::new();
         for a in &org.accounts {
             if let (Some(country), Some(city)) = (a.country.as_deref(), a.city.as_deref()) {
                 let locale = LOCALES
@@ -441,7 +479,12 @@ fn accounts_are_consistent_per_country() {
                 assert!(is_valid_address(&format!("x@{host}")), "{w}");
                 assert!(websites.insert(host.to_owned()), "{w} twice");
             }
-            assert!(a.account_number.as_ref().is_none_or(|n| n.len() <= 20));
+            if let Some(number) = &a.account_number {
+                assert!(
+                    number.len() <= 20 && numbers.insert(number.clone()),
+                    "{number}"
+                );
+            }
         }
     }
     let m = medium();
