@@ -281,18 +281,29 @@ pub(super) fn generate(
     account_rng: &mut Rng,
     contact_rng: &mut Rng,
 ) -> Customers {
+    let mut customers = accounts(accounts_wanted, staff, user_ids, account_rng);
+    add_contacts(
+        &mut customers,
+        contacts_wanted,
+        staff,
+        user_ids,
+        contact_rng,
+    );
+    customers
+}
+
+fn accounts(wanted: usize, staff: &Staff, user_ids: &[Uuid], rng: &mut Rng) -> Customers {
     let locale_weights: Vec<u32> = LOCALES.iter().map(|l| l.weight).collect();
-    let mut accounts = Vec::with_capacity(accounts_wanted);
-    let mut meta = Vec::with_capacity(accounts_wanted);
-    let mut activity = Vec::with_capacity(accounts_wanted);
-    let mut names: HashSet<u64> = HashSet::with_capacity(accounts_wanted);
+    let mut accounts = Vec::with_capacity(wanted);
+    let mut meta = Vec::with_capacity(wanted);
+    let mut activity = Vec::with_capacity(wanted);
+    let mut names: HashSet<u64> = HashSet::with_capacity(wanted);
     let mut domains = DomainRegistry {
-        taken: HashSet::with_capacity(accounts_wanted),
+        taken: HashSet::with_capacity(wanted),
     };
-    let mut next_account_number = 100_000 + account_rng.below(800_000) as u64;
+    let mut next_account_number = 100_000 + rng.below(800_000) as u64;
     let mut total_activity = 0u64;
-    let rng = account_rng;
-    for _ in 0..accounts_wanted {
+    for _ in 0..wanted {
         let locale_index = rng.weighted(&locale_weights);
         let locale = &LOCALES[locale_index];
         let city_index = rng.common_index(locale.cities.len());
@@ -354,16 +365,38 @@ pub(super) fn generate(
         ]);
         activity.push(total_activity);
     }
+    Customers {
+        accounts,
+        meta,
+        contacts: Vec::new(),
+        activity,
+    }
+}
 
-    let rng = contact_rng;
-    let parented = contacts_wanted - contacts_wanted * UNPARENTED_PERCENT / 100;
+/// Spreads `wanted` contacts over the accounts, busy accounts getting more, plus a few without a
+/// company; each account's contacts are stored together (see `AccountMeta::first_contact`).
+fn add_contacts(
+    customers: &mut Customers,
+    wanted: usize,
+    staff: &Staff,
+    user_ids: &[Uuid],
+    rng: &mut Rng,
+) {
+    let locale_weights: Vec<u32> = LOCALES.iter().map(|l| l.weight).collect();
+    let Customers {
+        accounts,
+        meta,
+        contacts,
+        activity,
+    } = customers;
+    let parented = wanted - wanted * UNPARENTED_PERCENT / 100;
     let mut counts = vec![0u32; accounts.len()];
     if !accounts.is_empty() {
         for _ in 0..parented {
-            counts[weighted_index(&activity, rng)] += 1;
+            counts[weighted_index(activity, rng)] += 1;
         }
     }
-    let mut contacts = Vec::with_capacity(contacts_wanted);
+    contacts.reserve_exact(wanted);
     let mut local_parts: Vec<u64> = Vec::new();
     for (a, count) in counts.iter().enumerate() {
         let m = &mut meta[a];
@@ -440,7 +473,7 @@ pub(super) fn generate(
             });
         }
     }
-    while contacts.len() < contacts_wanted {
+    while contacts.len() < wanted {
         let locale_index = rng.weighted(&locale_weights);
         let locale = &LOCALES[locale_index];
         let who = person(locale, rng);
@@ -467,12 +500,6 @@ pub(super) fn generate(
             parent_account: None,
             owner: user_ids[owner_index as usize],
         });
-    }
-    Customers {
-        accounts,
-        meta,
-        contacts,
-        activity,
     }
 }
 
