@@ -1,16 +1,38 @@
 //! Deterministic generator of realistic Dataverse orgs (business units, reps, accounts, contacts,
 //! leads, opportunities) from a seed number, in `small`, `medium` and `large` sizes.
 
+mod companies;
+mod locale;
+mod org;
+mod pipeline;
+mod rng;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
 use chrono::NaiveDate;
 use uuid::Uuid;
+
+use rng::Rng;
+
+/// The "today" the seeded pipeline is built around (estimated and actual close dates), fixed so
+/// that the same seed gives the same dates whenever it runs.
+pub const REFERENCE_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2026, 11, 2) {
+    Some(date) => date,
+    None => panic!("the reference date is a valid calendar date"),
+};
 
 /// How big an org to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeedSize {
-    /// For the demo: a handful of reps, a few hundred accounts and contacts.
+    /// For the demo: 8 users (an administrator, a manager, five reps, one leaver), 60 accounts,
+    /// 250 contacts, 40 leads, 80 opportunities; every rep owns an open opportunity with a contact
+    /// at each sales stage.
     Small,
+    /// 120 users, 20,000 accounts, 100,000 contacts, 10,000 leads, 10,000 opportunities.
     Medium,
-    /// 1,000,000 contacts, 200,000 accounts, 100,000 opportunities.
+    /// 500 users, 200,000 accounts, 1,000,000 contacts, 100,000 leads, 100,000 opportunities.
     Large,
 }
 
@@ -106,6 +128,9 @@ pub struct SeedLead {
     pub country: Option<String>,
     /// 0 Open, 1 Qualified, 2 Disqualified.
     pub state: i64,
+    /// 1 New, 2 Contacted (open); 3 Qualified; 4 Lost, 5 Cannot Contact, 6 No Longer Interested,
+    /// 7 Canceled (disqualified).
+    pub status: i64,
     pub owner: Uuid,
 }
 
@@ -133,16 +158,98 @@ pub struct SeedOpportunity {
     pub actual_close_date: Option<NaiveDate>,
 }
 
-/// Generates an org. The same `(size, seed)` always gives the same org, ids included.
-pub fn generate(_size: SeedSize, _seed: u64) -> SeedOrg {
+/// Row counts of each size.
+struct Counts {
+    accounts: usize,
+    contacts: usize,
+    leads: usize,
+    opportunities: usize,
+}
+
+fn counts(size: SeedSize) -> Counts {
+    match size {
+        SeedSize::Small => Counts {
+            accounts: 60,
+            contacts: 250,
+            leads: 40,
+            opportunities: 80,
+        },
+        SeedSize::Medium => Counts {
+            accounts: 20_000,
+            contacts: 100_000,
+            leads: 10_000,
+            opportunities: 10_000,
+        },
+        SeedSize::Large => Counts {
+            accounts: 200_000,
+            contacts: 1_000_000,
+            leads: 100_000,
+            opportunities: 100_000,
+        },
+    }
+}
+
+/// Microsoft's fictitious company names, on reserved `.example` domains (RFC 2606) so that no
+/// seeded user address can reach a real mailbox.
+const ORGS: &[(&str, &str)] = &[
+    ("Contoso Ltd", "contoso.example"),
+    ("Fabrikam, Inc.", "fabrikam.example"),
+    ("Northwind Traders", "northwindtraders.example"),
+    ("Adventure Works Cycles", "adventure-works.example"),
+    ("Tailspin Toys", "tailspintoys.example"),
+    ("Wide World Importers", "wideworldimporters.example"),
+    ("Litware, Inc.", "litware.example"),
+    ("Proseware, Inc.", "proseware.example"),
+    ("Alpine Ski House", "alpineskihouse.example"),
+    ("Fourth Coffee", "fourthcoffee.example"),
+];
+
+/// Separate random streams per part of the org (see `Rng::new`).
+const STREAM_ORG: u64 = 1;
+const STREAM_ACCOUNTS: u64 = 2;
+const STREAM_CONTACTS: u64 = 3;
+const STREAM_LEADS: u64 = 4;
+const STREAM_OPPORTUNITIES: u64 = 5;
+
+/// Generates an org. The same `(size, seed)` always gives the same org, ids included, on any
+/// machine: the random stream is our own and only exactly-rounded arithmetic touches it.
+pub fn generate(size: SeedSize, seed: u64) -> SeedOrg {
+    let counts = counts(size);
+    let mut org_rng = Rng::new(seed, STREAM_ORG);
+    let (name, email_domain) = org_rng.pick(ORGS);
+    let people = org::generate(size, name, email_domain, &mut org_rng);
+    let user_ids: Vec<Uuid> = people.users.iter().map(|u| u.id).collect();
+    let customers = companies::generate(
+        counts.accounts,
+        counts.contacts,
+        &people.staff,
+        &user_ids,
+        &mut Rng::new(seed, STREAM_ACCOUNTS),
+        &mut Rng::new(seed, STREAM_CONTACTS),
+    );
+    let leads = pipeline::leads(
+        counts.leads,
+        &customers,
+        &people.staff,
+        &user_ids,
+        &mut Rng::new(seed, STREAM_LEADS),
+    );
+    let opportunities = pipeline::opportunities(
+        counts.opportunities,
+        &customers,
+        &people.staff,
+        &user_ids,
+        size == SeedSize::Small,
+        &mut Rng::new(seed, STREAM_OPPORTUNITIES),
+    );
     SeedOrg {
-        name: String::new(),
-        email_domain: String::new(),
-        business_units: Vec::new(),
-        users: Vec::new(),
-        accounts: Vec::new(),
-        contacts: Vec::new(),
-        leads: Vec::new(),
-        opportunities: Vec::new(),
+        name: name.to_owned(),
+        email_domain: email_domain.to_owned(),
+        business_units: people.business_units,
+        users: people.users,
+        accounts: customers.accounts,
+        contacts: customers.contacts,
+        leads,
+        opportunities,
     }
 }
