@@ -299,7 +299,7 @@ fn opportunity(
     // Won deals rarely close at exactly the estimate; cents are computed as integers so the
     // value is the same everywhere.
     let actual_value = (outcome == Outcome::Won).then(|| {
-        let cents = (estimated * 100.0) as u64;
+        let cents = (estimated * 100.0).round() as u64;
         let factor = 80 + rng.below(31) as u64;
         (cents * factor / 100) as f64 / 100.0
     });
