@@ -151,6 +151,16 @@ impl Org {
         self.table_index(logical_name).map(|i| self.def(i))
     }
 
+    /// The tables that exist (deleted custom tables keep their slot but are gone from here).
+    pub fn live_tables(&self) -> impl Iterator<Item = &Table> {
+        self.store
+            .tables
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| self.by_set.get(&t.def.entity_set_name) == Some(i))
+            .map(|(_, t)| &t.def)
+    }
+
     pub fn table_count(&self) -> usize {
         self.store.tables.len()
     }

@@ -103,6 +103,7 @@ fn table_json(org: &Org, table: &Table) -> Map<String, Json> {
     put("Description", label(&table.description));
     put("IsValidForAdvancedFind", json!(true));
     put("IsIntersect", json!(false));
+    put("IsPrivate", json!(false));
     o
 }
 
@@ -140,6 +141,8 @@ const FILTERABLE: &[(&str, ValueKind)] = &[
     ("IsManaged", ValueKind::Bool),
     ("ObjectTypeCode", ValueKind::Int),
     ("MetadataId", ValueKind::Guid),
+    ("IsPrivate", ValueKind::Bool),
+    ("IsIntersect", ValueKind::Bool),
 ];
 
 struct MetaSchema;
@@ -170,13 +173,17 @@ fn meta_row(t: &Table) -> Vec<Value> {
         Value::Bool(t.is_managed),
         Value::Int(t.object_type_code),
         Value::Guid(t.metadata_id),
+        Value::Bool(false),
+        Value::Bool(false),
     ]
 }
 
 fn find_table(org: &Org, args: &str) -> Result<usize, ApiError> {
     let args = args.trim();
     let found = if let Ok(id) = Uuid::parse_str(args) {
-        (0..org.table_count()).find(|&i| org.def(i).metadata_id == id)
+        (0..org.table_count()).find(|&i| {
+            org.def(i).metadata_id == id && org.table_by_set(&org.def(i).entity_set_name) == Some(i)
+        })
     } else {
         let value = args
             .strip_prefix("LogicalName=")
@@ -262,8 +269,8 @@ pub fn get(
                 user_id: ctx.user,
                 now: ctx.now,
             };
-            let value: Vec<Json> = (0..org.table_count())
-                .map(|i| org.def(i))
+            let value: Vec<Json> = org
+                .live_tables()
                 .filter(|t| {
                     filter
                         .as_ref()
@@ -362,7 +369,8 @@ fn attr_type_of(v: &Map<String, Json>) -> Option<AttrType> {
         .unwrap_or_default();
     let name = odata_type
         .trim_start_matches('#')
-        .trim_start_matches("Microsoft.Dynamics.CRM.");
+        .trim_start_matches("Microsoft.Dynamics.CRM.")
+        .trim_start_matches("Complex");
     Some(match name {
         "StringAttributeMetadata" => AttrType::String,
         "MemoAttributeMetadata" => AttrType::Memo,
@@ -868,11 +876,7 @@ pub fn csdl(org: &Org, ctx: &Ctx) -> Reply {
             .replace('<', "&lt;")
             .replace('"', "&quot;")
     };
-    for i in 0..org.table_count() {
-        let t = org.def(i);
-        if t.entity_set_name.starts_with("deleted:") {
-            continue;
-        }
+    for t in org.live_tables() {
         x.push_str(&format!(
             "<EntityType Name=\"{}\"><Key><PropertyRef Name=\"{}\" /></Key>",
             esc(&t.logical_name),
@@ -902,11 +906,7 @@ pub fn csdl(org: &Org, ctx: &Ctx) -> Reply {
         x.push_str("</EntityType>");
     }
     x.push_str("<EntityContainer Name=\"System\">");
-    for i in 0..org.table_count() {
-        let t = org.def(i);
-        if t.entity_set_name.starts_with("deleted:") {
-            continue;
-        }
+    for t in org.live_tables() {
         x.push_str(&format!(
             "<EntitySet Name=\"{}\" EntityType=\"Microsoft.Dynamics.CRM.{}\">",
             esc(&t.entity_set_name),

@@ -565,10 +565,8 @@ fn created_reply(
 
 fn service_document(org: &Org, ctx: &Ctx) -> Reply {
     let value: Vec<serde_json::Value> = org
-        .store
-        .tables
-        .iter()
-        .map(|t| serde_json::json!({"name": t.def.entity_set_name, "kind": "EntitySet", "url": t.def.entity_set_name}))
+        .live_tables()
+        .map(|t| serde_json::json!({"name": t.entity_set_name, "kind": "EntitySet", "url": t.entity_set_name}))
         .collect();
     Reply::json(
         StatusCode::OK,
@@ -765,12 +763,7 @@ pub fn function_arg(args: &str, name: &str, query: &str) -> Option<String> {
 pub fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = percent_encoding::percent_decode_str(k).decode_utf8().ok()?;
-        (k == name).then(|| {
-            percent_encoding::percent_decode_str(v)
-                .decode_utf8_lossy()
-                .to_string()
-        })
+        (decode_query_component(k) == name).then(|| decode_query_component(v))
     })
 }
 

@@ -63,12 +63,8 @@ fn parse_options(query: &str) -> Result<Options, ApiError> {
     };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = percent_encoding::percent_decode_str(k)
-            .decode_utf8_lossy()
-            .to_string();
-        let v = percent_encoding::percent_decode_str(v)
-            .decode_utf8_lossy()
-            .to_string();
+        let k = super::decode_query_component(k);
+        let v = super::decode_query_component(v);
         match k.as_str() {
             "$select" => o.select = Some(odata::options::parse_select(&v)?),
             "$filter" => o.filter = Some(v),
