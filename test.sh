@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 cargo test --workspace
-cargo build -p leadbridge
 # Microsoft's Python SDK, unmodified, against the emulator over HTTPS (installs its pinned
 # packages into a venv under target/).
 bash sdk-compat/run.sh
