@@ -555,11 +555,6 @@ impl Org {
             self.put("contact", c.id, &values, Some(c.owner), now);
         }
         for l in seed.leads {
-            let status = match l.state {
-                1 => 3,
-                2 => 4,
-                _ => 1,
-            };
             self.put(
                 "lead",
                 l.id,
@@ -574,7 +569,7 @@ impl Org {
                     ("address1_city", opt(&l.city)),
                     ("address1_country", opt(&l.country)),
                     ("statecode", Value::Int(l.state)),
-                    ("statuscode", Value::Int(status)),
+                    ("statuscode", Value::Int(l.status)),
                 ],
                 Some(l.owner),
                 now,
