@@ -12,8 +12,9 @@ use super::lexer::{self, Lexer, Token, TokenKind, query_error};
 use super::{EvalContext, QueryError, Schema};
 use crate::value::{self, Value, ValueKind};
 
-/// Nesting (parentheses and `not`) deeper than this is refused, so a hostile filter cannot exhaust
-/// the stack; every recursive walk of the tree is bounded by it.
+/// Levels of nesting accepted, each parenthesis and each `not` counting as one. Deeper input is
+/// refused so a hostile filter cannot exhaust the stack; every recursive walk of the tree is
+/// bounded by it.
 pub const MAX_DEPTH: usize = 100;
 
 /// Longest `$filter` text accepted. Far beyond any URL Dataverse serves (about 32 KiB), and low

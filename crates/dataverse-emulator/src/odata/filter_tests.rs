@@ -634,6 +634,30 @@ fn refuses_overlong_input_without_scanning_it() {
 }
 
 #[test]
+fn nesting_just_under_the_limit_parses_binds_prints_and_evaluates() {
+    // Every parenthesis and every `not` is one level; `not (` is two.
+    let parens = MAX_DEPTH - 1;
+    let text = format!(
+        "{}name eq 'fabrikam'{}",
+        "(".repeat(parens),
+        ")".repeat(parens)
+    );
+    assert!(matches!(parse(&text), Ok(Filter::Compare { .. })));
+    let depth = (MAX_DEPTH - 1) / 2;
+    let text = format!(
+        "{}name eq 'fabrikam'{}",
+        "not (".repeat(depth),
+        ")".repeat(depth)
+    );
+    let filter = parse(&text).unwrap();
+    assert_eq!(parse(&filter.to_string()), Ok(filter.clone()));
+    let bound = filter.bind(&Accounts).unwrap();
+    let hits: Vec<bool> = rows().iter().map(|r| bound.matches(r, &ctx())).collect();
+    // An odd number of `not`s: everything but fabrikam.
+    assert_eq!(hits, vec![true, true, true, false, true, true, true]);
+}
+
+#[test]
 fn long_flat_chains_parse_and_evaluate_without_deep_recursion() {
     let text = vec!["numberofemployees eq 7"; 30_000].join(" or ") + " or name eq 'fabrikam'";
     let filter = parse(&text).unwrap();
