@@ -44,6 +44,19 @@ pub struct RunArgs {
     /// matched) against the built index, and report their latency.
     #[arg(long, default_value_t = 0)]
     latency_samples: usize,
+    /// Also write every left record's decision (matched, ambiguous with its candidates, or no
+    /// match with the closest candidates) to this file, for reviewing what was not matched.
+    #[arg(long)]
+    decisions: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct DecisionLine<'a> {
+    left_id: &'a str,
+    #[serde(flatten)]
+    outcome: &'a MatchOutcome,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    closest: Vec<matching::Candidate>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -195,6 +208,10 @@ where
     let out = File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, out);
     let mut tally = Tally::default();
+    let mut decisions = match &args.decisions {
+        Some(path) => Some(BufWriter::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?)),
+        None => None,
+    };
     let mut samples: Vec<E::Record> = Vec::new();
     let index_ref = &index;
     for_each_batch(&args.left, |batch| {
@@ -208,9 +225,22 @@ where
                 }
                 _ => None,
             };
-            Ok((record, outcome, line))
+            let decision = if args.decisions.is_some() {
+                let closest = match outcome {
+                    MatchOutcome::NoMatch => index_ref.candidates(&record, 3),
+                    _ => Vec::new(),
+                };
+                Some(serde_json::to_string(&DecisionLine { left_id: E::id(&record), outcome: &outcome, closest })?)
+            } else {
+                None
+            };
+            Ok((record, outcome, line, decision))
         })?;
-        for (record, outcome, line) in results {
+        for (record, outcome, line, decision) in results {
+            if let (Some(w), Some(d)) = (decisions.as_mut(), decision) {
+                w.write_all(d.as_bytes())?;
+                w.write_all(b"\n")?;
+            }
             tally.left += 1;
             match outcome {
                 MatchOutcome::Matched { .. } => tally.matched += 1,
@@ -229,6 +259,9 @@ where
         Ok(())
     })?;
     out.flush()?;
+    if let Some(w) = decisions.as_mut() {
+        w.flush()?;
+    }
     let total = started.elapsed();
 
     eprintln!(

@@ -1,6 +1,8 @@
 //! Labelled benchmark data: deterministic synthetic CRM (right) and workspace (left) records with
 //! the corruption real exports show, plus the truth of which left record is which right record.
 
+use std::collections::HashSet;
+
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
@@ -66,8 +68,8 @@ impl Rng {
     /// Skewed towards the start of the list: real name frequencies are heavy-headed, which is
     /// what produces many "John Smith"s.
     fn pick_skewed<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        let u = self.unit();
-        &items[((u * u) * items.len() as f64) as usize % items.len()]
+        let u = self.unit().powf(1.5);
+        &items[(u * items.len() as f64) as usize % items.len()]
     }
 
     fn digits(&mut self, n: usize) -> String {
@@ -91,6 +93,8 @@ struct Locale {
     tld: &'static str,
     first: &'static [&'static str],
     last: &'static [&'static str],
+    /// Parts of synthetic family and company names. Within a list no two parts are one typo
+    /// apart, so generated names are not systematically near-duplicates of each other.
     syllables: [&'static [&'static str]; 3],
     cities: &'static [(&'static str, &'static str, &'static str)],
     streets: &'static [&'static str],
@@ -108,7 +112,7 @@ const LOCALES: &[Locale] = &[
         tld: "com",
         first: &["John", "Michael", "Robert", "William", "James", "David", "Mary", "Jennifer", "Elizabeth", "Patricia", "Richard", "Thomas", "Christopher", "Daniel", "Matthew", "Linda", "Susan", "Jessica", "Sarah", "Karen", "Steven", "Andrew", "Katherine", "Margaret", "Anthony", "Joseph", "Emily", "Ashley", "Brian", "Kevin"],
         last: &["Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Anderson", "Taylor", "Thomas", "Moore", "Jackson", "White", "Harris", "Clark", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Hill", "Green", "Adams", "Baker", "Nelson", "Carter"],
-        syllables: [&["Ash", "Brad", "Cal", "Dun", "Ell", "Fair", "Gar", "Hol", "Kend", "Lang", "Mor", "Pem", "Ray", "Stan", "Thorn", "Wes"], &["er", "ing", "ley", "ton", "ford", "wood", "by", "ham"], &["", "s", "son", "ridge", "well", "field"]],
+        syllables: [&["Ash", "Brad", "Cal", "Dun", "Ell", "Fair", "Gar", "Hol", "Kend", "Lang", "Mor", "Pem", "Ray", "Stan", "Thorn", "Wes"], &["er", "ing", "ley", "ton", "ford", "wood", "by", "ham"], &["", "son", "ridge", "well", "field", "more"]],
         cities: &[("New York", "100", "NY"), ("Chicago", "606", "IL"), ("Austin", "787", "TX"), ("Seattle", "981", "WA"), ("Boston", "021", "MA"), ("Denver", "802", "CO"), ("Atlanta", "303", "GA"), ("San Diego", "921", "CA")],
         streets: &["Main Street", "Oak Avenue", "Maple Drive", "Park Road", "Cedar Lane", "Washington Boulevard"],
         legal: &["Inc.", "Inc", "LLC", "Corp.", "Corporation", "Co."],
@@ -123,7 +127,7 @@ const LOCALES: &[Locale] = &[
         tld: "co.uk",
         first: &["Oliver", "George", "Harry", "Jack", "Charlotte", "Amelia", "Olivia", "Emily", "William", "Thomas", "James", "Sophie", "Lucy", "Daniel", "Edward", "Alice"],
         last: &["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Thomas", "Roberts", "Walker", "Wright", "Thompson", "O'Brien", "MacDonald", "Hughes", "Edwards"],
-        syllables: [&["Ald", "Bram", "Chis", "Dews", "Eg", "Fen", "Grim", "Hart", "Ket", "Lyd", "Mar", "Pen", "Rad", "Sher"], &["ing", "ley", "ton", "wick", "stone", "bury"], &["", "s", "ham", "worth"]],
+        syllables: [&["Ald", "Bram", "Chis", "Dews", "Eg", "Fen", "Grim", "Hart", "Ket", "Lyd", "Mar", "Pen", "Rad", "Sher"], &["ing", "ley", "ton", "wick", "stone", "bury"], &["", "ham", "worth", "more"]],
         cities: &[("London", "SW1", "England"), ("Manchester", "M1", "England"), ("Leeds", "LS1", "England"), ("Bristol", "BS1", "England"), ("Glasgow", "G1", "Scotland"), ("Cardiff", "CF1", "Wales")],
         streets: &["High Street", "Station Road", "Church Lane", "Victoria Road", "Green Lane"],
         legal: &["Ltd", "Ltd.", "Limited", "PLC", "LLP"],
@@ -138,7 +142,7 @@ const LOCALES: &[Locale] = &[
         tld: "it",
         first: &["Giovanni", "Giuseppe", "Marco", "Luca", "Francesco", "Alessandro", "Andrea", "Matteo", "Giulia", "Francesca", "Chiara", "Sara", "Martina", "Paolo", "Lorenzo", "Nicolò", "Federica", "Elena", "Roberto", "Antonio"],
         last: &["Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci", "Marino", "Greco", "Bruno", "Gallo", "Conti", "De Luca", "Mancini", "Costa", "Giordano", "Lombardi", "Moretti", "Barbieri"],
-        syllables: [&["Bel", "Ca", "Fer", "Gal", "Lom", "Mar", "Pel", "Ros", "San", "Tor", "Val", "Zan", "Bor", "Cre", "Fo"], &["li", "et", "on", "uc", "ar", "az", "ol", "ig"], &["ini", "etti", "oni", "ucci", "ardi", "ato", "ese", "elli"]],
+        syllables: [&["Bel", "Ca", "Fer", "Gal", "Lom", "Mar", "Pel", "Ros", "San", "Tor", "Val", "Zan", "Bor", "Cre", "Fo"], &["li", "et", "on", "uc", "ar", "ib"], &["ini", "etti", "ozzi", "ucci", "ardi", "ato", "ese", "elli"]],
         cities: &[("Milano", "201", "Lombardia"), ("Roma", "001", "Lazio"), ("Torino", "101", "Piemonte"), ("Bologna", "401", "Emilia-Romagna"), ("Napoli", "801", "Campania"), ("Firenze", "501", "Toscana")],
         streets: &["Via Roma", "Via Garibaldi", "Corso Italia", "Via Dante", "Viale Europa", "Piazza Duomo"],
         legal: &["S.p.A.", "SpA", "S.r.l.", "Srl", "S.R.L."],
@@ -153,7 +157,7 @@ const LOCALES: &[Locale] = &[
         tld: "es",
         first: &["José", "María", "Juan", "Carlos", "Javier", "Sofía", "Lucía", "Pablo", "Álvaro", "Inés", "Raúl", "Carmen", "Antonio", "Manuel", "Laura", "Sergio"],
         last: &["García", "Fernández", "González", "Rodríguez", "López", "Martínez", "Sánchez", "Pérez", "Gómez", "Jiménez", "Muñoz", "Ruiz", "Díaz", "Moreno", "Álvarez", "Romero"],
-        syllables: [&["Al", "Bar", "Cas", "Ech", "Gal", "Ib", "Lar", "Men", "Ol", "Sal", "Ur", "Var"], &["ar", "ev", "ol", "and", "iz", "er"], &["ez", "ero", "ado", "illa", "ano", "ena"]],
+        syllables: [&["Al", "Bar", "Cas", "Ech", "Gal", "Ib", "Lar", "Men", "Ol", "Sal", "Ur", "Var"], &["ar", "ev", "ol", "and", "iz", "um"], &["ez", "ero", "oso", "illa", "ano", "ena"]],
         cities: &[("Madrid", "280", "Madrid"), ("Barcelona", "080", "Cataluña"), ("Valencia", "460", "Comunidad Valenciana"), ("Sevilla", "410", "Andalucía"), ("Bilbao", "480", "País Vasco")],
         streets: &["Calle Mayor", "Avenida de la Constitución", "Calle Real", "Gran Vía", "Paseo del Prado"],
         legal: &["S.A.", "SA", "S.L.", "SL"],
@@ -168,7 +172,7 @@ const LOCALES: &[Locale] = &[
         tld: "fr",
         first: &["François", "Jérôme", "Hélène", "Amélie", "Céline", "Benoît", "Léa", "Chloé", "Pierre", "Jean", "Élodie", "Nicolas", "Julien", "Camille", "Sophie", "Thomas"],
         last: &["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau", "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "Roux"],
-        syllables: [&["Bou", "Cha", "Dela", "Fon", "Gir", "Lam", "Mar", "Pou", "Rou", "Ver", "Ber", "Cou"], &["ch", "ill", "rr", "nt", "ss", "v"], &["et", "ier", "and", "eau", "ard", "ot"]],
+        syllables: [&["Bou", "Cha", "Dela", "Fon", "Gir", "Lam", "Mar", "Pou", "Rou", "Ver", "Ber", "Cou"], &["ch", "ill", "rr", "nt", "ss", "v"], &["et", "ier", "and", "eau", "ain", "ois"]],
         cities: &[("Paris", "750", "Île-de-France"), ("Lyon", "690", "Auvergne-Rhône-Alpes"), ("Marseille", "130", "Provence-Alpes-Côte d'Azur"), ("Toulouse", "310", "Occitanie"), ("Lille", "590", "Hauts-de-France")],
         streets: &["Rue de la Paix", "Avenue Victor Hugo", "Boulevard Saint-Michel", "Rue du Commerce", "Place de la République"],
         legal: &["SARL", "S.A.R.L.", "SAS", "S.A.S.", "SA"],
@@ -183,7 +187,7 @@ const LOCALES: &[Locale] = &[
         tld: "nl",
         first: &["Jan", "Pieter", "Sanne", "Bram", "Daan", "Femke", "Joost", "Maarten", "Lieke", "Sem", "Anouk", "Thijs", "Eva", "Ruben"],
         last: &["de Jong", "Jansen", "de Vries", "van den Berg", "van Dijk", "Bakker", "Janssen", "Visser", "Smit", "Meijer", "de Boer", "Mulder", "de Groot", "Bos"],
-        syllables: [&["Ber", "Dek", "Gro", "Hoog", "Kui", "Lin", "Over", "Rijk", "Stee", "Ven", "Wit", "Zwa"], &["en", "er", "el", "ke"], &["man", "hof", "stra", "veld", "dijk", "kamp"]],
+        syllables: [&["Ber", "Dek", "Gro", "Hoog", "Kui", "Lin", "Over", "Rijk", "Stee", "Ven", "Wit", "Zwa"], &["", "en", "ster", "kel"], &["man", "hof", "stra", "veld", "dijk", "kamp"]],
         cities: &[("Amsterdam", "101", "Noord-Holland"), ("Rotterdam", "301", "Zuid-Holland"), ("Utrecht", "351", "Utrecht"), ("Eindhoven", "561", "Noord-Brabant"), ("Groningen", "971", "Groningen")],
         streets: &["Kerkstraat", "Dorpsstraat", "Stationsweg", "Molenweg", "Schoolstraat"],
         legal: &["B.V.", "BV", "N.V."],
@@ -198,7 +202,7 @@ const LOCALES: &[Locale] = &[
         tld: "pt",
         first: &["João", "Gonçalo", "Inês", "Tiago", "Luís", "André", "Beatriz", "Mariana", "Rui", "Ana", "Catarina", "Diogo"],
         last: &["Silva", "Santos", "Ferreira", "Pereira", "Oliveira", "Costa", "Rodrigues", "Martins", "Gonçalves", "Sousa", "Fernandes", "Lopes"],
-        syllables: [&["Ab", "Bran", "Cor", "Fal", "Gou", "Mag", "Pin", "Quei", "Tav", "Val"], &["ar", "ei", "ou", "an"], &["es", "ão", "eira", "inho", "oso"]],
+        syllables: [&["Ab", "Bran", "Cor", "Fal", "Gou", "Mag", "Pin", "Quei", "Tav", "Val"], &["ar", "ei", "ou", "im"], &["es", "ão", "eira", "inho", "oso"]],
         cities: &[("Lisboa", "1000", "Lisboa"), ("Porto", "4000", "Porto"), ("Braga", "4700", "Braga"), ("Coimbra", "3000", "Coimbra")],
         streets: &["Rua Augusta", "Avenida da Liberdade", "Rua de Santa Catarina", "Praça do Comércio"],
         legal: &["Lda", "Lda.", "S.A."],
@@ -213,7 +217,7 @@ const LOCALES: &[Locale] = &[
         tld: "de",
         first: &["Jürgen", "Jörg", "Björn", "Lukas", "Anna", "Katharina", "Stefan", "Thomas", "Michael", "Sabine", "Andreas", "Julia", "Tobias", "Lena"],
         last: &["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann", "Schäfer", "Koch", "Bauer", "Köhler"],
-        syllables: [&["Alt", "Brand", "Eck", "Fried", "Groß", "Hein", "Lind", "Roth", "Stein", "Wald", "Kirch", "Bühl"], &["en", "er", "el", ""], &["mann", "berg", "hof", "bach", "feld", "ner"]],
+        syllables: [&["Alt", "Brand", "Eck", "Fried", "Groß", "Hein", "Lind", "Roth", "Stein", "Wald", "Kirch", "Bühl"], &["", "en", "ster", "ling"], &["mann", "berg", "hof", "bach", "feld", "ner"]],
         cities: &[("Berlin", "101", "Berlin"), ("München", "803", "Bayern"), ("Hamburg", "203", "Hamburg"), ("Köln", "506", "Nordrhein-Westfalen"), ("Frankfurt am Main", "603", "Hessen")],
         streets: &["Hauptstraße", "Bahnhofstraße", "Schulstraße", "Gartenstraße", "Dorfstraße"],
         legal: &["GmbH", "GmbH & Co. KG", "AG"],
@@ -276,9 +280,17 @@ fn slugify(s: &str) -> String {
     folded.replace(' ', "")
 }
 
+/// A made-up name in the locale's style. Real family names are a long tail (most people share
+/// theirs with few others), so the space here is tens of thousands per locale.
 fn synthetic_word(rng: &mut Rng, loc: &Locale) -> String {
     let [a, b, c] = loc.syllables;
-    format!("{}{}{}", rng.pick(a), rng.pick(b), rng.pick(c))
+    let head = rng.pick(a);
+    if rng.chance(0.5) {
+        format!("{head}{}{}", rng.pick(b), rng.pick(c))
+    } else {
+        let second = rng.pick(a).to_lowercase();
+        format!("{head}{second}{}{}", rng.pick(b), rng.pick(c))
+    }
 }
 
 fn national_number(rng: &mut Rng, loc: &Locale) -> String {
@@ -339,23 +351,35 @@ fn add_accent(rng: &mut Rng, s: &str) -> String {
         .collect()
 }
 
-fn company_truth(rng: &mut Rng) -> CompanyTruth {
+/// `registry` holds the names and domains already taken: a company register does not give two
+/// companies of one country the same name, and a domain belongs to one organisation.
+fn company_truth(rng: &mut Rng, registry: &mut HashSet<String>) -> CompanyTruth {
     let locale = rng.below(LOCALES.len());
     let loc = &LOCALES[locale];
     let generic = rng.chance(0.03);
     let brand = if generic {
         rng.pick(GENERIC_COMPANIES).to_string()
     } else {
-        let word = synthetic_word(rng, loc);
-        match rng.below(3) {
-            0 => word,
-            1 => format!("{word} {}", rng.pick(loc.descriptors)),
-            _ => format!("{word} {}", synthetic_word(rng, loc)),
+        let mut brand = synthetic_word(rng, loc);
+        loop {
+            brand = match rng.below(3) {
+                0 => brand,
+                1 => format!("{brand} {}", rng.pick(loc.descriptors)),
+                _ => format!("{brand} {}", synthetic_word(rng, loc)),
+            };
+            if registry.insert(format!("name:{locale}:{}", slugify(&brand))) {
+                break brand;
+            }
         }
     };
+    let domains = registry;
     let label = slugify(&brand);
     // Distinct companies need distinct domains even when their names collide.
-    let domain_label = if generic || rng.chance(0.3) { format!("{label}{}", rng.below(1000)) } else { label };
+    let mut domain_label = if generic || rng.chance(0.3) { format!("{label}{}", rng.below(1000)) } else { label };
+    // A domain belongs to one organisation.
+    while !domains.insert(format!("{domain_label}.{}", loc.tld)) {
+        domain_label.push(char::from(b'0' + rng.below(10) as u8));
+    }
     let city = rng.below(loc.cities.len());
     CompanyTruth {
         locale,
@@ -375,7 +399,7 @@ fn company_domain(c: &CompanyTruth) -> String {
     format!("{}.{}", c.domain_label, LOCALES[c.locale].tld)
 }
 
-fn person_truth(rng: &mut Rng, companies: &[CompanyTruth], name: Option<(usize, &str, &str)>) -> PersonTruth {
+fn person_truth(rng: &mut Rng, companies: &[CompanyTruth], name: Option<(usize, &str, &str)>, used: &mut HashSet<String>) -> PersonTruth {
     let company = rng.below(companies.len());
     let c = &companies[company];
     // Most people work in their company's country; some do not.
@@ -385,7 +409,7 @@ fn person_truth(rng: &mut Rng, companies: &[CompanyTruth], name: Option<(usize, 
         None => {
             let loc = &LOCALES[locale];
             let first = rng.pick_skewed(loc.first).to_string();
-            let last = if rng.chance(0.4) { rng.pick_skewed(loc.last).to_string() } else { synthetic_word(rng, loc) };
+            let last = if rng.chance(0.3) { rng.pick_skewed(loc.last).to_string() } else { synthetic_word(rng, loc) };
             (locale, first, last)
         }
     };
@@ -398,7 +422,16 @@ fn person_truth(rng: &mut Rng, companies: &[CompanyTruth], name: Option<(usize, 
         3 => format!("{f}_{l}"),
         _ => format!("{f}.{l}{}", rng.below(100)),
     };
-    let email_domain = if rng.chance(0.1) { rng.pick(FREE_MAIL).to_string() } else { company_domain(c) };
+    // A free-mail address belongs to one person, so it gets a number that makes it unique.
+    let (mut email_local, email_domain) = if rng.chance(0.1) {
+        (format!("{email_local}{}", rng.below(1_000_000)), rng.pick(FREE_MAIL).to_string())
+    } else {
+        (email_local, company_domain(c))
+    };
+    // A mailbox belongs to one person: colleagues with the same initials get a number.
+    while !used.insert(format!("{email_local}@{email_domain}")) {
+        email_local.push(char::from(b'0' + rng.below(10) as u8));
+    }
     let city = if locale == c.locale && rng.chance(0.7) { c.city } else { rng.below(loc.cities.len()) };
     PersonTruth {
         locale,
@@ -628,8 +661,8 @@ fn assemble<T, R>(
                     workspace(rng, &right_truths[r], id)
                 }
                 _ => {
-                    // Some new people share a name with someone in the CRM.
-                    let lookalike = (!right_truths.is_empty() && rng.chance(0.1)).then(|| &right_truths[rng.below(right_truths.len())]);
+                    // Some new people or companies share a name with one in the CRM.
+                    let lookalike = (!right_truths.is_empty() && rng.chance(0.25)).then(|| &right_truths[rng.below(right_truths.len())]);
                     let t = new_truth(rng, lookalike);
                     workspace(rng, &t, id)
                 }
@@ -642,15 +675,19 @@ fn assemble<T, R>(
 /// People: CRM contacts on the right, workspace people on the left.
 pub fn people(config: BenchConfig) -> Dataset<PersonRecord> {
     let mut rng = Rng::new(config.seed);
-    let companies: Vec<CompanyTruth> = (0..(config.size / 20).max(10)).map(|_| company_truth(&mut rng)).collect();
-    let people: Vec<PersonTruth> = (0..config.size).map(|_| person_truth(&mut rng, &companies, None)).collect();
+    let mut domains = HashSet::new();
+    let companies: Vec<CompanyTruth> = (0..(config.size / 20).max(10)).map(|_| company_truth(&mut rng, &mut domains)).collect();
+    let mut used = HashSet::new();
+    let people: Vec<PersonTruth> = (0..config.size).map(|_| person_truth(&mut rng, &companies, None, &mut used)).collect();
     let cs = &companies;
     assemble(
         &mut rng,
         config,
         &people,
         &mut |rng, lookalike| {
-            person_truth(rng, cs, lookalike.map(|l| (l.locale, l.first.as_str(), l.last.as_str())))
+            // Namesakes are people with common names: many John Smiths, few Xanthippe Oduyas.
+            let namesake = lookalike.filter(|l| LOCALES[l.locale].last.contains(&l.last.as_str()));
+            person_truth(rng, cs, namesake.map(|l| (l.locale, l.first.as_str(), l.last.as_str())), &mut used)
         },
         &mut |rng, p, id| crm_person(rng, p, cs, id),
         &mut |rng, p, id| workspace_person(rng, p, cs, id),
@@ -660,17 +697,22 @@ pub fn people(config: BenchConfig) -> Dataset<PersonRecord> {
 /// Companies: CRM accounts on the right, workspace companies on the left.
 pub fn companies(config: BenchConfig) -> Dataset<CompanyRecord> {
     let mut rng = Rng::new(config.seed ^ 0xc0);
-    let companies: Vec<CompanyTruth> = (0..config.size).map(|_| company_truth(&mut rng)).collect();
+    let mut domains = HashSet::new();
+    let companies: Vec<CompanyTruth> = (0..config.size).map(|_| company_truth(&mut rng, &mut domains)).collect();
     assemble(
         &mut rng,
         config,
         &companies,
         &mut |rng, lookalike| {
-            let mut c = company_truth(rng);
-            if let Some(l) = lookalike {
+            let mut c = company_truth(rng, &mut domains);
+            // Distinctive names are shared less often than people's names.
+            if let Some(l) = lookalike.filter(|_| rng.chance(0.4)) {
                 // Same name, another company: elsewhere, with its own domain.
                 c.brand.clone_from(&l.brand);
                 c.domain_label = format!("{}{}", l.domain_label, rng.below(100));
+                while !domains.insert(format!("{}.{}", c.domain_label, LOCALES[c.locale].tld)) {
+                    c.domain_label.push(char::from(b'0' + rng.below(10) as u8));
+                }
                 c.locale = (l.locale + 1 + rng.below(LOCALES.len() - 1)) % LOCALES.len();
                 c.city %= LOCALES[c.locale].cities.len();
             }

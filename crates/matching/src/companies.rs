@@ -121,7 +121,10 @@ impl Entity for Companies {
         let mut s = Scorer { out, score: 0.0 };
         compare_names(l, r, freq, &mut s);
         match (l.get(DOMAIN), r.get(DOMAIN)) {
-            ("", _) | (_, "") => {}
+            ("", "") => {}
+            // With a website on one side only, it may still spell the other side's name.
+            (d, "") => website_names(d, l, r, &mut s),
+            ("", d) => website_names(d, r, l, &mut s),
             (a, b) if a == b => s.add(Field::Website, Agreement::Exact, None, 10.0),
             (a, b) if domain_label(a) == domain_label(b) => s.add(Field::Website, Agreement::Equivalent, Some(Detail::DomainAlias), 5.0),
             _ => s.add(Field::Website, Agreement::Different, None, -3.0),
@@ -133,7 +136,7 @@ impl Entity for Companies {
         s.text(Field::Region, l.get(REGION), r.get(REGION), (0.5, 0.3, -0.5));
         match (l.get(COUNTRY), r.get(COUNTRY)) {
             ("", _) | (_, "") => {}
-            (a, b) if a == b => s.add(Field::Country, Agreement::Exact, None, 0.5),
+            (a, b) if a == b => s.add(Field::Country, Agreement::Exact, None, 1.0),
             _ => s.add(Field::Country, Agreement::Different, None, -4.0),
         }
         s.text(Field::Industry, l.get(INDUSTRY), r.get(INDUSTRY), (0.5, 0.3, -0.3));
@@ -149,7 +152,19 @@ impl Entity for Companies {
     }
 
     fn default_config() -> MatchConfig {
-        MatchConfig { threshold: 0.95, prior_bits: 11.0, max_block: 1000 }
+        MatchConfig { threshold: 0.95, prior_bits: 8.5, max_block: 500 }
+    }
+}
+
+/// A website on one side that spells the other side's name. Only counted when the names differ
+/// (a typo in one), since with equal names it would count the same agreement twice.
+fn website_names(domain: &str, owner: &PreparedCompany, other: &PreparedCompany, s: &mut Scorer<'_>) {
+    if owner.core_compact() == other.core_compact() {
+        return;
+    }
+    let label: String = domain_label(domain).chars().filter(|c| *c != '-').collect();
+    if label.len() >= 4 && (label == other.core_compact() || label == compact(other.get(NAME))) {
+        s.add(Field::Website, Agreement::Equivalent, Some(Detail::NameDomain), 5.0);
     }
 }
 
@@ -158,7 +173,9 @@ fn compare_names(l: &PreparedCompany, r: &PreparedCompany, freq: &Frequencies<'_
     if lc.is_empty() || rc.is_empty() {
         return;
     }
-    let exact = || freq.agreement_weight(key(b'n', &[&rc]), 0.95, 1.0 / 20000.0, (2.0, 10.0));
+    // A distinctive name can carry a match with one more agreeing field (the country); a name
+    // alone never does.
+    let exact = || freq.agreement_weight(key(b'n', &[&rc]), 0.95, 1.0 / 20000.0, (2.0, 12.0));
     if lc == rc {
         let (w, common) = exact();
         let agreement = if l.get(NAME) == r.get(NAME) { Agreement::Exact } else { Agreement::Equivalent };

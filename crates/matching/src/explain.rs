@@ -53,6 +53,10 @@ pub enum Detail {
     SameLocalPart,
     /// Another address at the same organisation's domain.
     SameDomain,
+    /// The company on one side is the domain of the other side's work email.
+    EmailDomain,
+    /// The website on one side spells the company name on the other.
+    NameDomain,
     /// Only the trailing digits could be compared (country unknown on one side).
     TrailingDigits,
     /// Same name under another public suffix (acme.com and acme.it).

@@ -106,8 +106,14 @@ impl Scorer<'_> {
         if l.is_empty() || r.is_empty() {
             return;
         }
+        // House numbers must agree exactly: "Main St 30" is not "Main St 233".
+        fn numbers(s: &str) -> impl Iterator<Item = &str> {
+            s.split(' ').filter(|w| w.bytes().any(|b| b.is_ascii_digit()))
+        }
         if l == r {
             self.add(field, Agreement::Exact, None, weights.0);
+        } else if !numbers(l).eq(numbers(r)) {
+            self.add(field, Agreement::Different, None, weights.2);
         } else if l.len() >= 4 && (within_one_edit(l, r) || similarity(l, r) >= 0.94) {
             self.add(field, Agreement::Similar, None, weights.1);
         } else {

@@ -52,12 +52,18 @@ impl Frequencies<'_> {
     /// so that a small index does not make every name look unique.
     pub fn agreement_weight(&self, key: u64, m: f32, prior_u: f32, range: (f32, f32)) -> (f32, bool) {
         const PRIOR_RECORDS: f32 = 2000.0;
-        let count = self.counts.get(&key).copied().unwrap_or(0) as f32;
-        let u = (count + PRIOR_RECORDS * prior_u) / (self.total as f32 + PRIOR_RECORDS);
+        // Leave the compared record itself out: its own value says nothing about how common
+        // the value is among the others.
+        let count = self.counts.get(&key).copied().unwrap_or(0).saturating_sub(1) as f32;
+        let others = self.total.saturating_sub(1) as f32;
+        let u = (count + PRIOR_RECORDS * prior_u) / (others + PRIOR_RECORDS);
         let w = (m / u).log2();
         (w.clamp(range.0, range.1), w < range.1 - 2.0)
     }
 }
+
+/// Candidates listed for an ambiguous record; more than this is a name, not a shortlist.
+const MAX_AMBIGUOUS: usize = 5;
 
 struct Slot<P> {
     id: Box<str>,
@@ -256,6 +262,38 @@ impl<E: Entity> MatchIndex<E> {
         if let Some(outcome) = self.pinned(left_id, left) {
             return outcome;
         }
+        let scored = self.scored(left_id, left);
+        let Some(&(best, _)) = scored.first() else { return MatchOutcome::NoMatch };
+
+        let prior = self.config.prior_bits;
+        let others: f32 = scored.iter().map(|(s, _)| (s - best).exp2()).sum();
+        let share = |s: f32| 1.0 / ((prior - s).exp2() + others * (best - s).exp2());
+        let alone = |s: f32| 1.0 / (1.0 + (prior - s).exp2());
+        let threshold = self.config.threshold;
+
+        let explain = |right: &Slot<E::Prepared>| self.explain(left, right);
+        if share(best) >= threshold {
+            let right = scored[0].1;
+            return MatchOutcome::Matched { right_id: right.id.to_string(), confidence: share(best), explanation: explain(right) };
+        }
+        if alone(best) >= threshold {
+            // Everything close enough to the best to be a real alternative.
+            const CLOSE_BITS: f32 = 6.0;
+            let candidates = scored
+                .iter()
+                .take_while(|(s, _)| best - s <= CLOSE_BITS)
+                .take(MAX_AMBIGUOUS)
+                .map(|&(s, right)| Candidate { right_id: right.id.to_string(), confidence: share(s), explanation: explain(right) })
+                .collect();
+            return MatchOutcome::Ambiguous { candidates };
+        }
+        MatchOutcome::NoMatch
+    }
+}
+
+impl<E: Entity> MatchIndex<E> {
+    /// Every CRM record sharing a block with `left` and not rejected for it, scored, best first.
+    fn scored(&self, left_id: &str, left: &E::Prepared) -> Vec<(f32, &Slot<E::Prepared>)> {
         let mut keys = Vec::new();
         E::block_keys(left, &mut keys);
         keys.sort_unstable();
@@ -286,33 +324,28 @@ impl<E: Entity> MatchIndex<E> {
         // Highest score first; equal scores in id order so the result never depends on the
         // order records were inserted.
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
-        let Some(&(best, _)) = scored.first() else { return MatchOutcome::NoMatch };
+        scored
+    }
 
+    fn explain(&self, left: &E::Prepared, right: &Slot<E::Prepared>) -> Explanation {
+        let mut fields = Vec::new();
+        let score = E::compare(left, &right.prepared, &self.frequencies(), &mut fields);
+        let method = if fields.iter().any(is_exact_key) { Method::ExactKey } else { Method::Scored };
+        Explanation { method, score, fields }
+    }
+
+    /// The `limit` best-scoring CRM records for `left`, whatever the decision: what a person
+    /// linking a record by hand wants to see. Rejected pairs are left out.
+    pub fn candidates(&self, left: &E::Record, limit: usize) -> Vec<Candidate> {
+        let prepared = E::prepare(left);
+        let scored = self.scored(E::id(left), &prepared);
         let prior = self.config.prior_bits;
-        let others: f32 = scored.iter().map(|(s, _)| (s - best).exp2()).sum();
-        let share = |s: f32| 1.0 / ((prior - s).exp2() + others * (best - s).exp2());
-        let alone = |s: f32| 1.0 / (1.0 + (prior - s).exp2());
-        let threshold = self.config.threshold;
-
-        let explain = |right: &Slot<E::Prepared>| {
-            let mut fields = Vec::new();
-            let score = E::compare(left, &right.prepared, &freq, &mut fields);
-            let method = if fields.iter().any(is_exact_key) { Method::ExactKey } else { Method::Scored };
-            Explanation { method, score, fields }
-        };
-        if share(best) >= threshold {
-            let right = scored[0].1;
-            return MatchOutcome::Matched { right_id: right.id.to_string(), confidence: share(best), explanation: explain(right) };
-        }
-        if alone(best) >= threshold {
-            let candidates = scored
-                .iter()
-                .take_while(|(s, _)| alone(*s) >= threshold)
-                .map(|&(s, right)| Candidate { right_id: right.id.to_string(), confidence: share(s), explanation: explain(right) })
-                .collect();
-            return MatchOutcome::Ambiguous { candidates };
-        }
-        MatchOutcome::NoMatch
+        let total: f32 = prior.exp2() + scored.iter().map(|(s, _)| s.exp2()).sum::<f32>();
+        scored
+            .iter()
+            .take(limit)
+            .map(|&(s, right)| Candidate { right_id: right.id.to_string(), confidence: s.exp2() / total, explanation: self.explain(&prepared, right) })
+            .collect()
     }
 }
 

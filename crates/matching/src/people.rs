@@ -1,7 +1,7 @@
 //! People ↔ CRM contacts/leads: preparing a person, the blocking keys that find candidates, and
 //! the field-by-field comparison with its weights.
 
-use crate::company_name::CompanyName;
+use crate::company_name::{CompanyName, domain_label, registrable_domain};
 use crate::email::{Email, is_free_mail};
 use crate::explain::{Agreement, Detail, Field, FieldEvidence};
 use crate::fields::{Packed, Scorer, postal_code, street, title};
@@ -10,7 +10,7 @@ use crate::keys::{key, key_u64};
 use crate::person_name::{PersonName, canonical_given, nickname_equivalent};
 use crate::phone::Phone;
 use crate::record::PersonRecord;
-use crate::text::{compact, fold, similarity, within_one_edit};
+use crate::text::{compact, fold, same_ignoring_spaces, similarity, within_one_edit, words_contained};
 use crate::{country, profile_url};
 
 /// The index of CRM contacts/leads that workspace people are matched against.
@@ -31,10 +31,12 @@ const CITY: usize = 8;
 const POSTAL: usize = 9;
 const REGION: usize = 10;
 const COUNTRY: usize = 11;
+/// The employer an email domain names: `acme` for `ann@mail.acme.co.uk`; empty for free mail.
+const EMAIL_ORG: usize = 12;
 
 /// A person normalised for matching.
 pub struct PreparedPerson {
-    text: Packed<12>,
+    text: Packed<13>,
     phone: Option<Phone>,
 }
 
@@ -56,7 +58,14 @@ impl PreparedPerson {
 pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
     let name = PersonName::parse(r.first_name.as_deref(), r.last_name.as_deref(), r.full_name.as_deref());
     let given = canonical_given(name.given()).to_string();
-    let email = r.email.as_deref().and_then(Email::parse).map(|e| e.address).unwrap_or_default();
+    let email = r.email.as_deref().and_then(Email::parse);
+    let email_org = email
+        .as_ref()
+        .filter(|e| !is_free_mail(e.domain()))
+        .and_then(|e| registrable_domain(e.domain()))
+        .map(|d| domain_label(&d).replace('-', ""))
+        .unwrap_or_default();
+    let email = email.map(|e| e.address).unwrap_or_default();
     let url = r.profile_url.as_deref().and_then(profile_url::canonical).unwrap_or_default();
     let company = r.company.as_deref().map(|c| compact(&CompanyName::parse(c).core)).unwrap_or_default();
     let country = r.country.as_deref().map(country::normalise).unwrap_or_default();
@@ -74,6 +83,7 @@ pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
         &cap(opt(&r.postal_code, postal_code)),
         &cap(opt(&r.region, fold)),
         &cap(country),
+        &cap(email_org),
     ]);
     let phone = r.phone.as_deref().and_then(|p| Phone::parse(p, r.country.as_deref()));
     PreparedPerson { text, phone }
@@ -97,7 +107,9 @@ impl Entity for People {
     }
 
     fn block_keys(p: &PreparedPerson, out: &mut Vec<u64>) {
-        let (given, last) = (p.get(GIVEN), p.get(LAST));
+        let given = p.get(GIVEN);
+        let last_compact = compact(p.get(LAST));
+        let last = last_compact.as_str();
         if !p.get(EMAIL).is_empty() {
             out.push(key(b'E', &[p.get(EMAIL)]));
         }
@@ -117,6 +129,11 @@ impl Entity for People {
             let initial = given.get(..1).unwrap_or("");
             out.push(key(b'A', &[last, initial]));
         }
+        if !last.is_empty() {
+            // Consonant skeleton: survives vowel typos and doubled letters ("withoof", "withof").
+            let initial = given.get(..1).unwrap_or("");
+            out.push(key(b'K', &[&skeleton(last), initial]));
+        }
         if !given.is_empty() && !last.is_empty() {
             // Order-free, so a swapped first/last name lands in the same block.
             let (a, b) = if given <= last { (given, last) } else { (last, given) };
@@ -130,7 +147,7 @@ impl Entity for People {
 
     fn frequency_keys(p: &PreparedPerson, out: &mut Vec<u64>) {
         if !p.get(LAST).is_empty() {
-            out.push(key(b'l', &[p.get(LAST)]));
+            out.push(key(b'l', &[&compact(p.get(LAST))]));
         }
         if !p.get(GIVEN).is_empty() {
             out.push(key(b'f', &[p.get(GIVEN)]));
@@ -150,8 +167,8 @@ impl Entity for People {
             _ => s.add(Field::ProfileUrl, Agreement::Different, None, -8.0),
         }
         s.phone(l.phone, r.phone, (9.0, 7.0, -1.0));
-        compare_company(l.get(COMPANY), r.get(COMPANY), freq, &mut s);
-        s.words(Field::Title, l.get(TITLE), r.get(TITLE), (1.0, 0.5, -0.5));
+        compare_company(l, r, freq, &mut s);
+        s.words(Field::Title, l.get(TITLE), r.get(TITLE), (2.0, 1.0, -0.5));
         s.text(Field::Street, l.get(STREET), r.get(STREET), (3.0, 2.0, -0.5));
         s.text(Field::City, l.get(CITY), r.get(CITY), (2.0, 1.5, -2.0));
         s.text(Field::PostalCode, l.get(POSTAL), r.get(POSTAL), (3.0, 1.0, -1.0));
@@ -169,6 +186,16 @@ impl Entity for People {
     }
 }
 
+fn skeleton(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().filter(|c| !matches!(c, 'a' | 'e' | 'i' | 'o' | 'u' | 'y')) {
+        if !out.ends_with(c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
 type Comparison = (Agreement, Option<Detail>, f32);
 
 /// Caps on what agreeing names can add. Together they stay below what a match needs (about 16
@@ -178,13 +205,13 @@ const LAST_NAME_MAX: f32 = 9.0;
 const FIRST_NAME_MAX: f32 = 6.0;
 
 fn compare_last(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
-    if l == r {
-        let (w, common) = freq.agreement_weight(key(b'l', &[r]), 0.95, 1.0 / 5000.0, (3.0, LAST_NAME_MAX));
+    if same_ignoring_spaces(l, r) {
+        let (w, common) = freq.agreement_weight(key(b'l', &[&compact(r)]), 0.95, 1.0 / 5000.0, (3.0, LAST_NAME_MAX));
         (Agreement::Exact, common.then_some(Detail::CommonValue), w)
-    } else if l.len() >= 4 && (within_one_edit(l, r) || similarity(l, r) >= 0.94) {
+    } else if l.len() >= 4 && within_one_edit(&compact(l), &compact(r)) {
         (Agreement::Similar, Some(Detail::Typo), 5.0)
-    } else if l.len().min(r.len()) >= 4 && (l.starts_with(r) || r.starts_with(l) || l.ends_with(r) || r.ends_with(l)) {
-        // A double surname written in full on one side only: "garcialopez" and "garcia".
+    } else if words_contained(l, r) {
+        // A double surname written in full on one side only: "garcia lopez" and "garcia".
         (Agreement::Partial, None, 3.0)
     } else {
         (Agreement::Different, None, -6.0)
@@ -202,7 +229,7 @@ fn compare_given(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
         (Agreement::Equivalent, Some(Detail::Nickname), exact_weight().0 - 0.5)
     } else if (l.len() == 1 || r.len() == 1) && l.get(..1) == r.get(..1) {
         (Agreement::Partial, Some(Detail::Initial), 1.0)
-    } else if l.len() >= 3 && (within_one_edit(l, r) || similarity(l, r) >= 0.92) {
+    } else if l.len() >= 4 && within_one_edit(l, r) {
         (Agreement::Similar, Some(Detail::Typo), 3.0)
     } else {
         (Agreement::Different, None, -4.0)
@@ -247,14 +274,32 @@ fn compare_email(l: &PreparedPerson, r: &PreparedPerson, s: &mut Scorer<'_>) {
         // Local parts are mostly built from the name, which already counted.
         s.add(Field::Email, Agreement::Similar, Some(Detail::SameLocalPart), 1.0);
     } else if ld == rd && !is_free_mail(ld) {
-        s.add(Field::Email, Agreement::Different, Some(Detail::SameDomain), -3.0);
+        // Two mailboxes at one organisation are usually two colleagues.
+        s.add(Field::Email, Agreement::Different, Some(Detail::SameDomain), -5.0);
     } else {
         s.add(Field::Email, Agreement::Different, None, -2.5);
     }
 }
 
-fn compare_company(l: &str, r: &str, freq: &Frequencies<'_>, s: &mut Scorer<'_>) {
+/// Whether an email's domain names this company: `lomarese.it` for Lomarese, `acme-group.com`
+/// for Acme.
+fn domain_names_company(org: &str, company: &str) -> bool {
+    company.len() >= 4 && org.starts_with(company)
+}
+
+fn compare_company(lp: &PreparedPerson, rp: &PreparedPerson, freq: &Frequencies<'_>, s: &mut Scorer<'_>) {
+    let (l, r) = (lp.get(COMPANY), rp.get(COMPANY));
     if l.is_empty() || r.is_empty() {
+        // With the company on one side only, the other side's work email may still name it.
+        let (company, org) = if l.is_empty() { (r, lp.get(EMAIL_ORG)) } else { (l, rp.get(EMAIL_ORG)) };
+        if company.is_empty() || org.is_empty() {
+            return;
+        }
+        if domain_names_company(org, company) {
+            s.add(Field::Company, Agreement::Equivalent, Some(Detail::EmailDomain), 4.0);
+        } else {
+            s.add(Field::Company, Agreement::Different, Some(Detail::EmailDomain), -2.0);
+        }
         return;
     }
     if l == r {
@@ -264,7 +309,7 @@ fn compare_company(l: &str, r: &str, freq: &Frequencies<'_>, s: &mut Scorer<'_>)
     } else if l.len() >= 4 && (within_one_edit(l, r) || similarity(l, r) >= 0.92) {
         s.add(Field::Company, Agreement::Similar, Some(Detail::Typo), 5.0);
     } else if l.len().min(r.len()) >= 4 && (l.starts_with(r) || r.starts_with(l)) {
-        s.add(Field::Company, Agreement::Partial, None, 3.0);
+        s.add(Field::Company, Agreement::Partial, None, 1.5);
     } else {
         // Mostly a different person; sometimes the same one after a job change.
         s.add(Field::Company, Agreement::Different, None, -3.0);

@@ -91,6 +91,18 @@ pub fn compact(folded: &str) -> String {
     folded.chars().filter(|c| *c != ' ').collect()
 }
 
+/// Equal once spaces are ignored: `van der berg` and `vanderberg`.
+pub fn same_ignoring_spaces(a: &str, b: &str) -> bool {
+    a.chars().filter(|c| *c != ' ').eq(b.chars().filter(|c| *c != ' '))
+}
+
+/// Every word of the shorter value (at least one of three letters or more) is a word of the
+/// longer: `garcia` in `garcia lopez`.
+pub fn words_contained(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.split(' ').any(|w| w.len() >= 3) && short.split(' ').all(|w| long.split(' ').any(|l| l == w))
+}
+
 /// Jaro-Winkler similarity of two folded strings, 0.0 to 1.0.
 pub fn similarity(a: &str, b: &str) -> f64 {
     strsim::jaro_winkler(a, b)
