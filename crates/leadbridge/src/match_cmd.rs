@@ -122,30 +122,47 @@ fn threads() -> usize {
 }
 
 /// Applies `f` to each line of `lines` on all cores, keeping the input order.
-fn parallel_map<T: Send>(lines: &[(usize, String)], f: impl Fn(usize, &str) -> anyhow::Result<T> + Sync) -> anyhow::Result<Vec<T>> {
+fn parallel_map<T: Send>(
+    lines: &[(usize, String)],
+    f: impl Fn(usize, &str) -> anyhow::Result<T> + Sync,
+) -> anyhow::Result<Vec<T>> {
     let chunk = lines.len().div_ceil(threads()).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = lines
             .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(|(n, line)| f(*n, line)).collect::<anyhow::Result<Vec<T>>>()))
+            .map(|part| {
+                scope.spawn(|| {
+                    part.iter()
+                        .map(|(n, line)| f(*n, line))
+                        .collect::<anyhow::Result<Vec<T>>>()
+                })
+            })
             .collect();
         let mut out = Vec::with_capacity(lines.len());
         for h in handles {
-            out.extend(h.join().map_err(|_| anyhow::anyhow!("a worker thread panicked"))??);
+            out.extend(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a worker thread panicked"))??,
+            );
         }
         Ok(out)
     })
 }
 
 /// Reads an NDJSON file batch by batch, skipping blank lines; each line carries its number.
-fn for_each_batch(path: &Path, mut f: impl FnMut(&[(usize, String)]) -> anyhow::Result<()>) -> anyhow::Result<()> {
+fn for_each_batch(
+    path: &Path,
+    mut f: impl FnMut(&[(usize, String)]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut batch = Vec::with_capacity(BATCH_LINES);
     let mut number = 0;
     loop {
         let mut line = String::new();
-        let read = reader.read_line(&mut line).with_context(|| format!("cannot read {} after line {number}", path.display()))?;
+        let read = reader
+            .read_line(&mut line)
+            .with_context(|| format!("cannot read {} after line {number}", path.display()))?;
         if read == 0 {
             break;
         }
@@ -164,8 +181,14 @@ fn for_each_batch(path: &Path, mut f: impl FnMut(&[(usize, String)]) -> anyhow::
     Ok(())
 }
 
-fn parse_record<R: DeserializeOwned>(path: &Path, number: usize, line: &str, id: fn(&R) -> &str) -> anyhow::Result<R> {
-    let record: R = serde_json::from_str(line).with_context(|| format!("{}:{number}: not a JSON record", path.display()))?;
+fn parse_record<R: DeserializeOwned>(
+    path: &Path,
+    number: usize,
+    line: &str,
+    id: fn(&R) -> &str,
+) -> anyhow::Result<R> {
+    let record: R = serde_json::from_str(line)
+        .with_context(|| format!("{}:{number}: not a JSON record", path.display()))?;
     if id(&record).is_empty() {
         bail!("{}:{number}: record has no `id`", path.display());
     }
@@ -205,11 +228,16 @@ where
     })?;
     let indexed = started.elapsed();
 
-    let out = File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let out =
+        File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, out);
     let mut tally = Tally::default();
     let mut decisions = match &args.decisions {
-        Some(path) => Some(BufWriter::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?)),
+        Some(path) => {
+            Some(BufWriter::new(File::create(path).with_context(|| {
+                format!("cannot create {}", path.display())
+            })?))
+        }
         None => None,
     };
     let mut samples: Vec<E::Record> = Vec::new();
@@ -219,8 +247,17 @@ where
             let record: E::Record = parse_record(&args.left, n, line, E::id)?;
             let outcome = index_ref.best_match(&record);
             let line = match &outcome {
-                MatchOutcome::Matched { right_id, confidence, explanation } => {
-                    let pair = PairLine { left_id: E::id(&record), right_id, score: *confidence, explanation };
+                MatchOutcome::Matched {
+                    right_id,
+                    confidence,
+                    explanation,
+                } => {
+                    let pair = PairLine {
+                        left_id: E::id(&record),
+                        right_id,
+                        score: *confidence,
+                        explanation,
+                    };
                     Some(serde_json::to_string(&pair)?)
                 }
                 _ => None,
@@ -230,7 +267,11 @@ where
                     MatchOutcome::NoMatch => index_ref.candidates(&record, 3),
                     _ => Vec::new(),
                 };
-                Some(serde_json::to_string(&DecisionLine { left_id: E::id(&record), outcome: &outcome, closest })?)
+                Some(serde_json::to_string(&DecisionLine {
+                    left_id: E::id(&record),
+                    outcome: &outcome,
+                    closest,
+                })?)
             } else {
                 None
             };
@@ -252,7 +293,10 @@ where
                 out.write_all(b"\n")?;
             }
             // Every k-th record, so the samples spread over the file without a second pass.
-            if args.latency_samples > 0 && samples.len() < args.latency_samples && tally.left % 97 == 1 {
+            if args.latency_samples > 0
+                && samples.len() < args.latency_samples
+                && tally.left % 97 == 1
+            {
                 samples.push(record);
             }
         }
@@ -320,34 +364,58 @@ fn report_latency<E: Entity>(index: &mut MatchIndex<E>, samples: &[E::Record]) {
 }
 
 fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
     let config = BenchConfig::new(args.size, args.seed);
     let truth = match args.kind {
         Kind::People => write_dataset(&args.dir, bench_data::people(config))?,
         Kind::Companies => write_dataset(&args.dir, bench_data::companies(config))?,
     };
-    eprintln!("wrote {} records per side and {truth} true pairs to {}", args.size, args.dir.display());
+    eprintln!(
+        "wrote {} records per side and {truth} true pairs to {}",
+        args.size,
+        args.dir.display()
+    );
     Ok(())
 }
 
 fn write_dataset<R: Serialize>(dir: &Path, data: bench_data::Dataset<R>) -> anyhow::Result<usize> {
-    let write_lines = |name: &str, lines: &mut dyn Iterator<Item = serde_json::Result<String>>| -> anyhow::Result<()> {
+    let write_lines = |name: &str,
+                       lines: &mut dyn Iterator<Item = serde_json::Result<String>>|
+     -> anyhow::Result<()> {
         let path = dir.join(name);
-        let mut w = BufWriter::new(File::create(&path).with_context(|| format!("cannot create {}", path.display()))?);
+        let mut w = BufWriter::new(
+            File::create(&path).with_context(|| format!("cannot create {}", path.display()))?,
+        );
         for line in lines {
             w.write_all(line?.as_bytes())?;
             w.write_all(b"\n")?;
         }
-        w.flush().with_context(|| format!("cannot write {}", path.display()))
+        w.flush()
+            .with_context(|| format!("cannot write {}", path.display()))
     };
-    write_lines("left.ndjson", &mut data.left.iter().map(serde_json::to_string))?;
-    write_lines("right.ndjson", &mut data.right.iter().map(serde_json::to_string))?;
+    write_lines(
+        "left.ndjson",
+        &mut data.left.iter().map(serde_json::to_string),
+    )?;
+    write_lines(
+        "right.ndjson",
+        &mut data.right.iter().map(serde_json::to_string),
+    )?;
     #[derive(Serialize)]
     struct TruthLine<'a> {
         left_id: &'a str,
         right_id: &'a str,
     }
-    write_lines("truth.ndjson", &mut data.truth.iter().map(|(l, r)| serde_json::to_string(&TruthLine { left_id: l, right_id: r })))?;
+    write_lines(
+        "truth.ndjson",
+        &mut data.truth.iter().map(|(l, r)| {
+            serde_json::to_string(&TruthLine {
+                left_id: l,
+                right_id: r,
+            })
+        }),
+    )?;
     Ok(data.truth.len())
 }
 
@@ -360,7 +428,9 @@ fn read_pairs(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
     let mut pairs = Vec::new();
     for_each_batch(path, |batch| {
         for (n, line) in batch {
-            let p: Pair = serde_json::from_str(line).with_context(|| format!("{}:{n}: expected {{left_id, right_id}}", path.display()))?;
+            let p: Pair = serde_json::from_str(line).with_context(|| {
+                format!("{}:{n}: expected {{left_id, right_id}}", path.display())
+            })?;
             pairs.push((p.left_id, p.right_id));
         }
         Ok(())

@@ -21,7 +21,11 @@ pub struct BenchConfig {
 
 impl BenchConfig {
     pub fn new(size: usize, seed: u64) -> Self {
-        Self { size, seed, match_rate: 0.5 }
+        Self {
+            size,
+            seed,
+            match_rate: 0.5,
+        }
     }
 }
 
@@ -54,11 +58,15 @@ impl Rng {
     }
 
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 
     fn chance(&mut self, p: f64) -> bool {
         self.unit() < p
+    }
+
+    fn pick_copy<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
     }
 
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
@@ -73,7 +81,9 @@ impl Rng {
     }
 
     fn digits(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b'0' + self.below(10) as u8)).collect()
+        (0..n)
+            .map(|_| char::from(b'0' + self.below(10) as u8))
+            .collect()
     }
 
     fn shuffle<T>(&mut self, items: &mut [T]) {
@@ -110,13 +120,81 @@ const LOCALES: &[Locale] = &[
         trunk: "1",
         national_digits: 10,
         tld: "com",
-        first: &["John", "Michael", "Robert", "William", "James", "David", "Mary", "Jennifer", "Elizabeth", "Patricia", "Richard", "Thomas", "Christopher", "Daniel", "Matthew", "Linda", "Susan", "Jessica", "Sarah", "Karen", "Steven", "Andrew", "Katherine", "Margaret", "Anthony", "Joseph", "Emily", "Ashley", "Brian", "Kevin"],
-        last: &["Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Anderson", "Taylor", "Thomas", "Moore", "Jackson", "White", "Harris", "Clark", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Hill", "Green", "Adams", "Baker", "Nelson", "Carter"],
-        syllables: [&["Ash", "Brad", "Cal", "Dun", "Ell", "Fair", "Gar", "Hol", "Kend", "Lang", "Mor", "Pem", "Ray", "Stan", "Thorn", "Wes"], &["er", "ing", "ley", "ton", "ford", "wood", "by", "ham"], &["", "son", "ridge", "well", "field", "more"]],
-        cities: &[("New York", "100", "NY"), ("Chicago", "606", "IL"), ("Austin", "787", "TX"), ("Seattle", "981", "WA"), ("Boston", "021", "MA"), ("Denver", "802", "CO"), ("Atlanta", "303", "GA"), ("San Diego", "921", "CA")],
-        streets: &["Main Street", "Oak Avenue", "Maple Drive", "Park Road", "Cedar Lane", "Washington Boulevard"],
+        first: &[
+            "John",
+            "Michael",
+            "Robert",
+            "William",
+            "James",
+            "David",
+            "Mary",
+            "Jennifer",
+            "Elizabeth",
+            "Patricia",
+            "Richard",
+            "Thomas",
+            "Christopher",
+            "Daniel",
+            "Matthew",
+            "Linda",
+            "Susan",
+            "Jessica",
+            "Sarah",
+            "Karen",
+            "Steven",
+            "Andrew",
+            "Katherine",
+            "Margaret",
+            "Anthony",
+            "Joseph",
+            "Emily",
+            "Ashley",
+            "Brian",
+            "Kevin",
+        ],
+        last: &[
+            "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson",
+            "Anderson", "Taylor", "Thomas", "Moore", "Jackson", "White", "Harris", "Clark",
+            "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Hill",
+            "Green", "Adams", "Baker", "Nelson", "Carter",
+        ],
+        syllables: [
+            &[
+                "Ash", "Brad", "Cal", "Dun", "Ell", "Fair", "Gar", "Hol", "Kend", "Lang", "Mor",
+                "Pem", "Ray", "Stan", "Thorn", "Wes",
+            ],
+            &["er", "ing", "ley", "ton", "ford", "wood", "by", "ham"],
+            &["", "son", "ridge", "well", "field", "more"],
+        ],
+        cities: &[
+            ("New York", "100", "NY"),
+            ("Chicago", "606", "IL"),
+            ("Austin", "787", "TX"),
+            ("Seattle", "981", "WA"),
+            ("Boston", "021", "MA"),
+            ("Denver", "802", "CO"),
+            ("Atlanta", "303", "GA"),
+            ("San Diego", "921", "CA"),
+        ],
+        streets: &[
+            "Main Street",
+            "Oak Avenue",
+            "Maple Drive",
+            "Park Road",
+            "Cedar Lane",
+            "Washington Boulevard",
+        ],
         legal: &["Inc.", "Inc", "LLC", "Corp.", "Corporation", "Co."],
-        descriptors: &["Systems", "Logistics", "Software", "Partners", "Capital", "Foods", "Health", "Analytics"],
+        descriptors: &[
+            "Systems",
+            "Logistics",
+            "Software",
+            "Partners",
+            "Capital",
+            "Foods",
+            "Health",
+            "Analytics",
+        ],
     },
     Locale {
         country: "United Kingdom",
@@ -125,13 +203,74 @@ const LOCALES: &[Locale] = &[
         trunk: "0",
         national_digits: 10,
         tld: "co.uk",
-        first: &["Oliver", "George", "Harry", "Jack", "Charlotte", "Amelia", "Olivia", "Emily", "William", "Thomas", "James", "Sophie", "Lucy", "Daniel", "Edward", "Alice"],
-        last: &["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Thomas", "Roberts", "Walker", "Wright", "Thompson", "O'Brien", "MacDonald", "Hughes", "Edwards"],
-        syllables: [&["Ald", "Bram", "Chis", "Dews", "Eg", "Fen", "Grim", "Hart", "Ket", "Lyd", "Mar", "Pen", "Rad", "Sher"], &["ing", "ley", "ton", "wick", "stone", "bury"], &["", "ham", "worth", "more"]],
-        cities: &[("London", "SW1", "England"), ("Manchester", "M1", "England"), ("Leeds", "LS1", "England"), ("Bristol", "BS1", "England"), ("Glasgow", "G1", "Scotland"), ("Cardiff", "CF1", "Wales")],
-        streets: &["High Street", "Station Road", "Church Lane", "Victoria Road", "Green Lane"],
+        first: &[
+            "Oliver",
+            "George",
+            "Harry",
+            "Jack",
+            "Charlotte",
+            "Amelia",
+            "Olivia",
+            "Emily",
+            "William",
+            "Thomas",
+            "James",
+            "Sophie",
+            "Lucy",
+            "Daniel",
+            "Edward",
+            "Alice",
+        ],
+        last: &[
+            "Smith",
+            "Jones",
+            "Taylor",
+            "Brown",
+            "Williams",
+            "Wilson",
+            "Evans",
+            "Thomas",
+            "Roberts",
+            "Walker",
+            "Wright",
+            "Thompson",
+            "O'Brien",
+            "MacDonald",
+            "Hughes",
+            "Edwards",
+        ],
+        syllables: [
+            &[
+                "Ald", "Bram", "Chis", "Dews", "Eg", "Fen", "Grim", "Hart", "Ket", "Lyd", "Mar",
+                "Pen", "Rad", "Sher",
+            ],
+            &["ing", "ley", "ton", "wick", "stone", "bury"],
+            &["", "ham", "worth", "more"],
+        ],
+        cities: &[
+            ("London", "SW1", "England"),
+            ("Manchester", "M1", "England"),
+            ("Leeds", "LS1", "England"),
+            ("Bristol", "BS1", "England"),
+            ("Glasgow", "G1", "Scotland"),
+            ("Cardiff", "CF1", "Wales"),
+        ],
+        streets: &[
+            "High Street",
+            "Station Road",
+            "Church Lane",
+            "Victoria Road",
+            "Green Lane",
+        ],
         legal: &["Ltd", "Ltd.", "Limited", "PLC", "LLP"],
-        descriptors: &["Consulting", "Engineering", "Trading", "Holdings", "Media", "Logistics"],
+        descriptors: &[
+            "Consulting",
+            "Engineering",
+            "Trading",
+            "Holdings",
+            "Media",
+            "Logistics",
+        ],
     },
     Locale {
         country: "Italy",
@@ -140,13 +279,66 @@ const LOCALES: &[Locale] = &[
         trunk: "",
         national_digits: 10,
         tld: "it",
-        first: &["Giovanni", "Giuseppe", "Marco", "Luca", "Francesco", "Alessandro", "Andrea", "Matteo", "Giulia", "Francesca", "Chiara", "Sara", "Martina", "Paolo", "Lorenzo", "Nicolò", "Federica", "Elena", "Roberto", "Antonio"],
-        last: &["Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci", "Marino", "Greco", "Bruno", "Gallo", "Conti", "De Luca", "Mancini", "Costa", "Giordano", "Lombardi", "Moretti", "Barbieri"],
-        syllables: [&["Bel", "Ca", "Fer", "Gal", "Lom", "Mar", "Pel", "Ros", "San", "Tor", "Val", "Zan", "Bor", "Cre", "Fo"], &["li", "et", "on", "uc", "ar", "ib"], &["ini", "etti", "ozzi", "ucci", "ardi", "ato", "ese", "elli"]],
-        cities: &[("Milano", "201", "Lombardia"), ("Roma", "001", "Lazio"), ("Torino", "101", "Piemonte"), ("Bologna", "401", "Emilia-Romagna"), ("Napoli", "801", "Campania"), ("Firenze", "501", "Toscana")],
-        streets: &["Via Roma", "Via Garibaldi", "Corso Italia", "Via Dante", "Viale Europa", "Piazza Duomo"],
+        first: &[
+            "Giovanni",
+            "Giuseppe",
+            "Marco",
+            "Luca",
+            "Francesco",
+            "Alessandro",
+            "Andrea",
+            "Matteo",
+            "Giulia",
+            "Francesca",
+            "Chiara",
+            "Sara",
+            "Martina",
+            "Paolo",
+            "Lorenzo",
+            "Nicolò",
+            "Federica",
+            "Elena",
+            "Roberto",
+            "Antonio",
+        ],
+        last: &[
+            "Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci",
+            "Marino", "Greco", "Bruno", "Gallo", "Conti", "De Luca", "Mancini", "Costa",
+            "Giordano", "Lombardi", "Moretti", "Barbieri",
+        ],
+        syllables: [
+            &[
+                "Bel", "Ca", "Fer", "Gal", "Lom", "Mar", "Pel", "Ros", "San", "Tor", "Val", "Zan",
+                "Bor", "Cre", "Fo",
+            ],
+            &["li", "et", "on", "uc", "ar", "ib"],
+            &["ini", "etti", "ozzi", "ucci", "ardi", "ato", "ese", "elli"],
+        ],
+        cities: &[
+            ("Milano", "201", "Lombardia"),
+            ("Roma", "001", "Lazio"),
+            ("Torino", "101", "Piemonte"),
+            ("Bologna", "401", "Emilia-Romagna"),
+            ("Napoli", "801", "Campania"),
+            ("Firenze", "501", "Toscana"),
+        ],
+        streets: &[
+            "Via Roma",
+            "Via Garibaldi",
+            "Corso Italia",
+            "Via Dante",
+            "Viale Europa",
+            "Piazza Duomo",
+        ],
         legal: &["S.p.A.", "SpA", "S.r.l.", "Srl", "S.R.L."],
-        descriptors: &["Costruzioni", "Logistica", "Alimentari", "Meccanica", "Servizi", "Tessile"],
+        descriptors: &[
+            "Costruzioni",
+            "Logistica",
+            "Alimentari",
+            "Meccanica",
+            "Servizi",
+            "Tessile",
+        ],
     },
     Locale {
         country: "Spain",
@@ -155,13 +347,58 @@ const LOCALES: &[Locale] = &[
         trunk: "",
         national_digits: 9,
         tld: "es",
-        first: &["José", "María", "Juan", "Carlos", "Javier", "Sofía", "Lucía", "Pablo", "Álvaro", "Inés", "Raúl", "Carmen", "Antonio", "Manuel", "Laura", "Sergio"],
-        last: &["García", "Fernández", "González", "Rodríguez", "López", "Martínez", "Sánchez", "Pérez", "Gómez", "Jiménez", "Muñoz", "Ruiz", "Díaz", "Moreno", "Álvarez", "Romero"],
-        syllables: [&["Al", "Bar", "Cas", "Ech", "Gal", "Ib", "Lar", "Men", "Ol", "Sal", "Ur", "Var"], &["ar", "ev", "ol", "and", "iz", "um"], &["ez", "ero", "oso", "illa", "ano", "ena"]],
-        cities: &[("Madrid", "280", "Madrid"), ("Barcelona", "080", "Cataluña"), ("Valencia", "460", "Comunidad Valenciana"), ("Sevilla", "410", "Andalucía"), ("Bilbao", "480", "País Vasco")],
-        streets: &["Calle Mayor", "Avenida de la Constitución", "Calle Real", "Gran Vía", "Paseo del Prado"],
+        first: &[
+            "José", "María", "Juan", "Carlos", "Javier", "Sofía", "Lucía", "Pablo", "Álvaro",
+            "Inés", "Raúl", "Carmen", "Antonio", "Manuel", "Laura", "Sergio",
+        ],
+        last: &[
+            "García",
+            "Fernández",
+            "González",
+            "Rodríguez",
+            "López",
+            "Martínez",
+            "Sánchez",
+            "Pérez",
+            "Gómez",
+            "Jiménez",
+            "Muñoz",
+            "Ruiz",
+            "Díaz",
+            "Moreno",
+            "Álvarez",
+            "Romero",
+        ],
+        syllables: [
+            &[
+                "Al", "Bar", "Cas", "Ech", "Gal", "Ib", "Lar", "Men", "Ol", "Sal", "Ur", "Var",
+            ],
+            &["ar", "ev", "ol", "and", "iz", "um"],
+            &["ez", "ero", "oso", "illa", "ano", "ena"],
+        ],
+        cities: &[
+            ("Madrid", "280", "Madrid"),
+            ("Barcelona", "080", "Cataluña"),
+            ("Valencia", "460", "Comunidad Valenciana"),
+            ("Sevilla", "410", "Andalucía"),
+            ("Bilbao", "480", "País Vasco"),
+        ],
+        streets: &[
+            "Calle Mayor",
+            "Avenida de la Constitución",
+            "Calle Real",
+            "Gran Vía",
+            "Paseo del Prado",
+        ],
         legal: &["S.A.", "SA", "S.L.", "SL"],
-        descriptors: &["Construcciones", "Logística", "Alimentación", "Ingeniería", "Servicios", "Energía"],
+        descriptors: &[
+            "Construcciones",
+            "Logística",
+            "Alimentación",
+            "Ingeniería",
+            "Servicios",
+            "Energía",
+        ],
     },
     Locale {
         country: "France",
@@ -170,13 +407,58 @@ const LOCALES: &[Locale] = &[
         trunk: "0",
         national_digits: 9,
         tld: "fr",
-        first: &["François", "Jérôme", "Hélène", "Amélie", "Céline", "Benoît", "Léa", "Chloé", "Pierre", "Jean", "Élodie", "Nicolas", "Julien", "Camille", "Sophie", "Thomas"],
-        last: &["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau", "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "Roux"],
-        syllables: [&["Bou", "Cha", "Dela", "Fon", "Gir", "Lam", "Mar", "Pou", "Rou", "Ver", "Ber", "Cou"], &["ch", "ill", "rr", "nt", "ss", "v"], &["et", "ier", "and", "eau", "ain", "ois"]],
-        cities: &[("Paris", "750", "Île-de-France"), ("Lyon", "690", "Auvergne-Rhône-Alpes"), ("Marseille", "130", "Provence-Alpes-Côte d'Azur"), ("Toulouse", "310", "Occitanie"), ("Lille", "590", "Hauts-de-France")],
-        streets: &["Rue de la Paix", "Avenue Victor Hugo", "Boulevard Saint-Michel", "Rue du Commerce", "Place de la République"],
+        first: &[
+            "François",
+            "Jérôme",
+            "Hélène",
+            "Amélie",
+            "Céline",
+            "Benoît",
+            "Léa",
+            "Chloé",
+            "Pierre",
+            "Jean",
+            "Élodie",
+            "Nicolas",
+            "Julien",
+            "Camille",
+            "Sophie",
+            "Thomas",
+        ],
+        last: &[
+            "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand",
+            "Leroy", "Moreau", "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "Roux",
+        ],
+        syllables: [
+            &[
+                "Bou", "Cha", "Dela", "Fon", "Gir", "Lam", "Mar", "Pou", "Rou", "Ver", "Ber", "Cou",
+            ],
+            &["ch", "ill", "rr", "nt", "ss", "v"],
+            &["et", "ier", "and", "eau", "ain", "ois"],
+        ],
+        cities: &[
+            ("Paris", "750", "Île-de-France"),
+            ("Lyon", "690", "Auvergne-Rhône-Alpes"),
+            ("Marseille", "130", "Provence-Alpes-Côte d'Azur"),
+            ("Toulouse", "310", "Occitanie"),
+            ("Lille", "590", "Hauts-de-France"),
+        ],
+        streets: &[
+            "Rue de la Paix",
+            "Avenue Victor Hugo",
+            "Boulevard Saint-Michel",
+            "Rue du Commerce",
+            "Place de la République",
+        ],
         legal: &["SARL", "S.A.R.L.", "SAS", "S.A.S.", "SA"],
-        descriptors: &["Conseil", "Ingénierie", "Transports", "Distribution", "Industries", "Énergie"],
+        descriptors: &[
+            "Conseil",
+            "Ingénierie",
+            "Transports",
+            "Distribution",
+            "Industries",
+            "Énergie",
+        ],
     },
     Locale {
         country: "Netherlands",
@@ -185,13 +467,57 @@ const LOCALES: &[Locale] = &[
         trunk: "0",
         national_digits: 9,
         tld: "nl",
-        first: &["Jan", "Pieter", "Sanne", "Bram", "Daan", "Femke", "Joost", "Maarten", "Lieke", "Sem", "Anouk", "Thijs", "Eva", "Ruben"],
-        last: &["de Jong", "Jansen", "de Vries", "van den Berg", "van Dijk", "Bakker", "Janssen", "Visser", "Smit", "Meijer", "de Boer", "Mulder", "de Groot", "Bos"],
-        syllables: [&["Ber", "Dek", "Gro", "Hoog", "Kui", "Lin", "Over", "Rijk", "Stee", "Ven", "Wit", "Zwa"], &["", "en", "ster", "kel"], &["man", "hof", "stra", "veld", "dijk", "kamp"]],
-        cities: &[("Amsterdam", "101", "Noord-Holland"), ("Rotterdam", "301", "Zuid-Holland"), ("Utrecht", "351", "Utrecht"), ("Eindhoven", "561", "Noord-Brabant"), ("Groningen", "971", "Groningen")],
-        streets: &["Kerkstraat", "Dorpsstraat", "Stationsweg", "Molenweg", "Schoolstraat"],
+        first: &[
+            "Jan", "Pieter", "Sanne", "Bram", "Daan", "Femke", "Joost", "Maarten", "Lieke", "Sem",
+            "Anouk", "Thijs", "Eva", "Ruben",
+        ],
+        last: &[
+            "de Jong",
+            "Jansen",
+            "de Vries",
+            "van den Berg",
+            "van Dijk",
+            "Bakker",
+            "Janssen",
+            "Visser",
+            "Smit",
+            "Meijer",
+            "de Boer",
+            "Mulder",
+            "de Groot",
+            "Bos",
+        ],
+        syllables: [
+            &[
+                "Ber", "Dek", "Gro", "Hoog", "Kui", "Lin", "Over", "Rijk", "Stee", "Ven", "Wit",
+                "Zwa",
+            ],
+            &["", "en", "ster", "kel"],
+            &["man", "hof", "stra", "veld", "dijk", "kamp"],
+        ],
+        cities: &[
+            ("Amsterdam", "101", "Noord-Holland"),
+            ("Rotterdam", "301", "Zuid-Holland"),
+            ("Utrecht", "351", "Utrecht"),
+            ("Eindhoven", "561", "Noord-Brabant"),
+            ("Groningen", "971", "Groningen"),
+        ],
+        streets: &[
+            "Kerkstraat",
+            "Dorpsstraat",
+            "Stationsweg",
+            "Molenweg",
+            "Schoolstraat",
+        ],
         legal: &["B.V.", "BV", "N.V."],
-        descriptors: &["Techniek", "Logistiek", "Bouw", "Advies", "Handel", "Software"],
+        descriptors: &[
+            "Techniek",
+            "Logistiek",
+            "Bouw",
+            "Advies",
+            "Handel",
+            "Software",
+        ],
     },
     Locale {
         country: "Portugal",
@@ -200,13 +526,51 @@ const LOCALES: &[Locale] = &[
         trunk: "",
         national_digits: 9,
         tld: "pt",
-        first: &["João", "Gonçalo", "Inês", "Tiago", "Luís", "André", "Beatriz", "Mariana", "Rui", "Ana", "Catarina", "Diogo"],
-        last: &["Silva", "Santos", "Ferreira", "Pereira", "Oliveira", "Costa", "Rodrigues", "Martins", "Gonçalves", "Sousa", "Fernandes", "Lopes"],
-        syllables: [&["Ab", "Bran", "Cor", "Fal", "Gou", "Mag", "Pin", "Quei", "Tav", "Val"], &["ar", "ei", "ou", "im"], &["es", "ão", "eira", "inho", "oso"]],
-        cities: &[("Lisboa", "1000", "Lisboa"), ("Porto", "4000", "Porto"), ("Braga", "4700", "Braga"), ("Coimbra", "3000", "Coimbra")],
-        streets: &["Rua Augusta", "Avenida da Liberdade", "Rua de Santa Catarina", "Praça do Comércio"],
+        first: &[
+            "João", "Gonçalo", "Inês", "Tiago", "Luís", "André", "Beatriz", "Mariana", "Rui",
+            "Ana", "Catarina", "Diogo",
+        ],
+        last: &[
+            "Silva",
+            "Santos",
+            "Ferreira",
+            "Pereira",
+            "Oliveira",
+            "Costa",
+            "Rodrigues",
+            "Martins",
+            "Gonçalves",
+            "Sousa",
+            "Fernandes",
+            "Lopes",
+        ],
+        syllables: [
+            &[
+                "Ab", "Bran", "Cor", "Fal", "Gou", "Mag", "Pin", "Quei", "Tav", "Val",
+            ],
+            &["ar", "ei", "ou", "im"],
+            &["es", "ão", "eira", "inho", "oso"],
+        ],
+        cities: &[
+            ("Lisboa", "1000", "Lisboa"),
+            ("Porto", "4000", "Porto"),
+            ("Braga", "4700", "Braga"),
+            ("Coimbra", "3000", "Coimbra"),
+        ],
+        streets: &[
+            "Rua Augusta",
+            "Avenida da Liberdade",
+            "Rua de Santa Catarina",
+            "Praça do Comércio",
+        ],
         legal: &["Lda", "Lda.", "S.A."],
-        descriptors: &["Construções", "Logística", "Serviços", "Tecnologia", "Vinhos"],
+        descriptors: &[
+            "Construções",
+            "Logística",
+            "Serviços",
+            "Tecnologia",
+            "Vinhos",
+        ],
     },
     Locale {
         country: "Germany",
@@ -215,27 +579,119 @@ const LOCALES: &[Locale] = &[
         trunk: "0",
         national_digits: 10,
         tld: "de",
-        first: &["Jürgen", "Jörg", "Björn", "Lukas", "Anna", "Katharina", "Stefan", "Thomas", "Michael", "Sabine", "Andreas", "Julia", "Tobias", "Lena"],
-        last: &["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann", "Schäfer", "Koch", "Bauer", "Köhler"],
-        syllables: [&["Alt", "Brand", "Eck", "Fried", "Groß", "Hein", "Lind", "Roth", "Stein", "Wald", "Kirch", "Bühl"], &["", "en", "ster", "ling"], &["mann", "berg", "hof", "bach", "feld", "ner"]],
-        cities: &[("Berlin", "101", "Berlin"), ("München", "803", "Bayern"), ("Hamburg", "203", "Hamburg"), ("Köln", "506", "Nordrhein-Westfalen"), ("Frankfurt am Main", "603", "Hessen")],
-        streets: &["Hauptstraße", "Bahnhofstraße", "Schulstraße", "Gartenstraße", "Dorfstraße"],
+        first: &[
+            "Jürgen",
+            "Jörg",
+            "Björn",
+            "Lukas",
+            "Anna",
+            "Katharina",
+            "Stefan",
+            "Thomas",
+            "Michael",
+            "Sabine",
+            "Andreas",
+            "Julia",
+            "Tobias",
+            "Lena",
+        ],
+        last: &[
+            "Müller",
+            "Schmidt",
+            "Schneider",
+            "Fischer",
+            "Weber",
+            "Meyer",
+            "Wagner",
+            "Becker",
+            "Schulz",
+            "Hoffmann",
+            "Schäfer",
+            "Koch",
+            "Bauer",
+            "Köhler",
+        ],
+        syllables: [
+            &[
+                "Alt", "Brand", "Eck", "Fried", "Groß", "Hein", "Lind", "Roth", "Stein", "Wald",
+                "Kirch", "Bühl",
+            ],
+            &["", "en", "ster", "ling"],
+            &["mann", "berg", "hof", "bach", "feld", "ner"],
+        ],
+        cities: &[
+            ("Berlin", "101", "Berlin"),
+            ("München", "803", "Bayern"),
+            ("Hamburg", "203", "Hamburg"),
+            ("Köln", "506", "Nordrhein-Westfalen"),
+            ("Frankfurt am Main", "603", "Hessen"),
+        ],
+        streets: &[
+            "Hauptstraße",
+            "Bahnhofstraße",
+            "Schulstraße",
+            "Gartenstraße",
+            "Dorfstraße",
+        ],
         legal: &["GmbH", "GmbH & Co. KG", "AG"],
-        descriptors: &["Maschinenbau", "Logistik", "Technik", "Software", "Bau", "Handel"],
+        descriptors: &[
+            "Maschinenbau",
+            "Logistik",
+            "Technik",
+            "Software",
+            "Bau",
+            "Handel",
+        ],
     },
 ];
 
 const TITLES: &[&str] = &[
-    "Sales Manager", "VP of Sales", "Chief Executive Officer", "CEO", "Head of Marketing", "Software Engineer", "Account Executive",
-    "Procurement Director", "Operations Manager", "CFO", "Chief Financial Officer", "HR Business Partner", "Marketing Manager",
-    "Senior Software Engineer", "Purchasing Manager", "Managing Director", "Business Development Manager", "IT Director", "Office Manager",
+    "Sales Manager",
+    "VP of Sales",
+    "Chief Executive Officer",
+    "CEO",
+    "Head of Marketing",
+    "Software Engineer",
+    "Account Executive",
+    "Procurement Director",
+    "Operations Manager",
+    "CFO",
+    "Chief Financial Officer",
+    "HR Business Partner",
+    "Marketing Manager",
+    "Senior Software Engineer",
+    "Purchasing Manager",
+    "Managing Director",
+    "Business Development Manager",
+    "IT Director",
+    "Office Manager",
     "Product Manager",
 ];
 
-const INDUSTRIES: &[&str] = &["Manufacturing", "Software", "Retail", "Logistics", "Construction", "Food & Beverage", "Financial Services", "Healthcare", "Energy", "Consulting"];
+const INDUSTRIES: &[&str] = &[
+    "Manufacturing",
+    "Software",
+    "Retail",
+    "Logistics",
+    "Construction",
+    "Food & Beverage",
+    "Financial Services",
+    "Healthcare",
+    "Energy",
+    "Consulting",
+];
 
 /// Company names several unrelated companies use.
-const GENERIC_COMPANIES: &[&str] = &["Global Solutions", "Prime Consulting", "Euro Trading", "Alpha Services", "Tech Partners", "Green Energy", "First Logistics", "Smart Systems"];
+const GENERIC_COMPANIES: &[&str] = &[
+    "Global Solutions",
+    "Prime Consulting",
+    "Euro Trading",
+    "Alpha Services",
+    "Tech Partners",
+    "Green Energy",
+    "First Logistics",
+    "Smart Systems",
+];
 
 const FREE_MAIL: &[&str] = &["gmail.com", "outlook.com", "yahoo.com", "hotmail.com"];
 
@@ -312,7 +768,8 @@ fn format_phone(rng: &mut Rng, loc: &Locale, nsn: &str) -> String {
         2 if loc.trunk == "0" => format!("+{} (0){}", loc.calling_code, groups(nsn)),
         3 => format!("00{} {}", loc.calling_code, nsn),
         _ if loc.calling_code == "1" => format!("({}) {}-{}", &nsn[..3], &nsn[3..6], &nsn[6..]),
-        _ => format!("{}{}", loc.trunk, groups(nsn)).replace(' ', if rng.chance(0.5) { " " } else { "-" }),
+        _ => format!("{}{}", loc.trunk, groups(nsn))
+            .replace(' ', if rng.chance(0.5) { " " } else { "-" }),
     }
 }
 
@@ -375,7 +832,11 @@ fn company_truth(rng: &mut Rng, registry: &mut HashSet<String>) -> CompanyTruth 
     let domains = registry;
     let label = slugify(&brand);
     // Distinct companies need distinct domains even when their names collide.
-    let mut domain_label = if generic || rng.chance(0.3) { format!("{label}{}", rng.below(1000)) } else { label };
+    let mut domain_label = if generic || rng.chance(0.3) {
+        format!("{label}{}", rng.below(1000))
+    } else {
+        label
+    };
     // A domain belongs to one organisation.
     while !domains.insert(format!("{domain_label}.{}", loc.tld)) {
         domain_label.push(char::from(b'0' + rng.below(10) as u8));
@@ -383,13 +844,13 @@ fn company_truth(rng: &mut Rng, registry: &mut HashSet<String>) -> CompanyTruth 
     let city = rng.below(loc.cities.len());
     CompanyTruth {
         locale,
-        legal: *rng.pick(loc.legal),
+        legal: rng.pick_copy(loc.legal),
         domain_label,
         street: format!("{} {}", rng.pick(loc.streets), 1 + rng.below(200)),
         city,
         postal: format!("{}{}", loc.cities[city].1, rng.digits(2)),
         phone: national_number(rng, loc),
-        industry: *rng.pick(INDUSTRIES),
+        industry: rng.pick_copy(INDUSTRIES),
         employees: 5 + (rng.unit().powi(3) * 20000.0) as u32,
         brand,
     }
@@ -399,17 +860,30 @@ fn company_domain(c: &CompanyTruth) -> String {
     format!("{}.{}", c.domain_label, LOCALES[c.locale].tld)
 }
 
-fn person_truth(rng: &mut Rng, companies: &[CompanyTruth], name: Option<(usize, &str, &str)>, used: &mut HashSet<String>) -> PersonTruth {
+fn person_truth(
+    rng: &mut Rng,
+    companies: &[CompanyTruth],
+    name: Option<(usize, &str, &str)>,
+    used: &mut HashSet<String>,
+) -> PersonTruth {
     let company = rng.below(companies.len());
     let c = &companies[company];
     // Most people work in their company's country; some do not.
-    let locale = if rng.chance(0.85) { c.locale } else { rng.below(LOCALES.len()) };
+    let locale = if rng.chance(0.85) {
+        c.locale
+    } else {
+        rng.below(LOCALES.len())
+    };
     let (locale, first, last) = match name {
         Some((locale, first, last)) => (locale, first.to_string(), last.to_string()),
         None => {
             let loc = &LOCALES[locale];
             let first = rng.pick_skewed(loc.first).to_string();
-            let last = if rng.chance(0.3) { rng.pick_skewed(loc.last).to_string() } else { synthetic_word(rng, loc) };
+            let last = if rng.chance(0.3) {
+                rng.pick_skewed(loc.last).to_string()
+            } else {
+                synthetic_word(rng, loc)
+            };
             (locale, first, last)
         }
     };
@@ -424,7 +898,10 @@ fn person_truth(rng: &mut Rng, companies: &[CompanyTruth], name: Option<(usize, 
     };
     // A free-mail address belongs to one person, so it gets a number that makes it unique.
     let (mut email_local, email_domain) = if rng.chance(0.1) {
-        (format!("{email_local}{}", rng.below(1_000_000)), rng.pick(FREE_MAIL).to_string())
+        (
+            format!("{email_local}{}", rng.below(1_000_000)),
+            rng.pick(FREE_MAIL).to_string(),
+        )
     } else {
         (email_local, company_domain(c))
     };
@@ -432,13 +909,17 @@ fn person_truth(rng: &mut Rng, companies: &[CompanyTruth], name: Option<(usize, 
     while !used.insert(format!("{email_local}@{email_domain}")) {
         email_local.push(char::from(b'0' + rng.below(10) as u8));
     }
-    let city = if locale == c.locale && rng.chance(0.7) { c.city } else { rng.below(loc.cities.len()) };
+    let city = if locale == c.locale && rng.chance(0.7) {
+        c.city
+    } else {
+        rng.below(loc.cities.len())
+    };
     PersonTruth {
         locale,
         company,
         email_domain,
         email_local,
-        title: *rng.pick(TITLES),
+        title: rng.pick_copy(TITLES),
         city,
         postal: format!("{}{}", loc.cities[city].1, rng.digits(2)),
         street: format!("{} {}", rng.pick(loc.streets), 1 + rng.below(300)),
@@ -450,15 +931,28 @@ fn person_truth(rng: &mut Rng, companies: &[CompanyTruth], name: Option<(usize, 
 }
 
 fn opt(rng: &mut Rng, p: f64, value: impl FnOnce(&mut Rng) -> String) -> Option<String> {
-    if rng.chance(p) { Some(value(rng)) } else { None }
+    if rng.chance(p) {
+        Some(value(rng))
+    } else {
+        None
+    }
 }
 
 fn company_name(rng: &mut Rng, c: &CompanyTruth, with_legal: f64) -> String {
-    if rng.chance(with_legal) { format!("{} {}", c.brand, c.legal) } else { c.brand.clone() }
+    if rng.chance(with_legal) {
+        format!("{} {}", c.brand, c.legal)
+    } else {
+        c.brand.clone()
+    }
 }
 
 /// How the CRM holds a person.
-fn crm_person(rng: &mut Rng, p: &PersonTruth, companies: &[CompanyTruth], id: String) -> PersonRecord {
+fn crm_person(
+    rng: &mut Rng,
+    p: &PersonTruth,
+    companies: &[CompanyTruth],
+    id: String,
+) -> PersonRecord {
     let loc = &LOCALES[p.locale];
     let c = &companies[p.company];
     PersonRecord {
@@ -466,7 +960,9 @@ fn crm_person(rng: &mut Rng, p: &PersonTruth, companies: &[CompanyTruth], id: St
         first_name: Some(p.first.clone()),
         last_name: Some(p.last.clone()),
         full_name: None,
-        email: opt(rng, 0.85, |_| format!("{}@{}", p.email_local, p.email_domain)),
+        email: opt(rng, 0.85, |_| {
+            format!("{}@{}", p.email_local, p.email_domain)
+        }),
         phone: opt(rng, 0.55, |r| format_phone(r, loc, &p.phone)),
         title: opt(rng, 0.6, |_| p.title.to_string()),
         company: opt(rng, 0.9, |r| company_name(r, c, 0.7)),
@@ -474,13 +970,26 @@ fn crm_person(rng: &mut Rng, p: &PersonTruth, companies: &[CompanyTruth], id: St
         city: opt(rng, 0.65, |_| loc.cities[p.city].0.to_string()),
         postal_code: opt(rng, 0.45, |_| p.postal.clone()),
         region: opt(rng, 0.35, |_| loc.cities[p.city].2.to_string()),
-        country: opt(rng, 0.75, |r| if r.chance(0.5) { loc.country.to_string() } else { loc.iso2.to_string() }),
-        profile_url: opt(rng, 0.25, |_| format!("https://www.linkedin.com/in/{}", p.slug)),
+        country: opt(rng, 0.75, |r| {
+            if r.chance(0.5) {
+                loc.country.to_string()
+            } else {
+                loc.iso2.to_string()
+            }
+        }),
+        profile_url: opt(rng, 0.25, |_| {
+            format!("https://www.linkedin.com/in/{}", p.slug)
+        }),
     }
 }
 
 /// How the workspace (a prospecting tool) holds a person: other fields, other spellings.
-fn workspace_person(rng: &mut Rng, p: &PersonTruth, companies: &[CompanyTruth], id: String) -> PersonRecord {
+fn workspace_person(
+    rng: &mut Rng,
+    p: &PersonTruth,
+    companies: &[CompanyTruth],
+    id: String,
+) -> PersonRecord {
     let loc = &LOCALES[p.locale];
     let c = &companies[p.company];
     let mut first = p.first.clone();
@@ -521,7 +1030,12 @@ fn workspace_person(rng: &mut Rng, p: &PersonTruth, companies: &[CompanyTruth], 
     let (company, email, title, phone) = if job_change {
         let other = &companies[rng.below(companies.len())];
         let email = format!("{}@{}", p.email_local, company_domain(other));
-        (company_name(rng, other, 0.3), email, rng.pick(TITLES).to_string(), None)
+        (
+            company_name(rng, other, 0.3),
+            email,
+            rng.pick(TITLES).to_string(),
+            None,
+        )
     } else {
         let mut email = format!("{}@{}", p.email_local, p.email_domain);
         if rng.chance(0.1) {
@@ -529,11 +1043,24 @@ fn workspace_person(rng: &mut Rng, p: &PersonTruth, companies: &[CompanyTruth], 
         } else if rng.chance(0.05) {
             email = email.replacen('@', "+crm@", 1);
         }
-        let title = if rng.chance(0.8) { p.title.to_string() } else { rng.pick(TITLES).to_string() };
-        (company_name(rng, c, 0.3), email, title, Some(p.phone.clone()))
+        let title = if rng.chance(0.8) {
+            p.title.to_string()
+        } else {
+            rng.pick(TITLES).to_string()
+        };
+        (
+            company_name(rng, c, 0.3),
+            email,
+            title,
+            Some(p.phone.clone()),
+        )
     };
     let moved = job_change && rng.chance(0.5);
-    let city = if moved { rng.below(loc.cities.len()) } else { p.city };
+    let city = if moved {
+        rng.below(loc.cities.len())
+    } else {
+        p.city
+    };
     PersonRecord {
         id,
         first_name,
@@ -543,18 +1070,40 @@ fn workspace_person(rng: &mut Rng, p: &PersonTruth, companies: &[CompanyTruth], 
         phone: phone.and_then(|nsn| opt(rng, 0.25, |r| format_phone(r, loc, &nsn))),
         title: opt(rng, 0.85, |_| title),
         company: opt(rng, 0.92, |r| {
-            if r.chance(0.05) { company.to_uppercase() } else { company }
+            if r.chance(0.05) {
+                company.to_uppercase()
+            } else {
+                company
+            }
         }),
         street: opt(rng, 0.05, |_| p.street.clone()),
         city: opt(rng, 0.7, |r| {
             let name = loc.cities[city].0;
-            if r.chance(0.2) { ascii_fold(name) } else { name.to_string() }
+            if r.chance(0.2) {
+                ascii_fold(name)
+            } else {
+                name.to_string()
+            }
         }),
-        postal_code: if moved { None } else { opt(rng, 0.1, |_| p.postal.clone()) },
+        postal_code: if moved {
+            None
+        } else {
+            opt(rng, 0.1, |_| p.postal.clone())
+        },
         region: opt(rng, 0.3, |_| loc.cities[city].2.to_string()),
-        country: opt(rng, 0.8, |r| if r.chance(0.5) { loc.country.to_string() } else { loc.iso2.to_lowercase() }),
+        country: opt(rng, 0.8, |r| {
+            if r.chance(0.5) {
+                loc.country.to_string()
+            } else {
+                loc.iso2.to_lowercase()
+            }
+        }),
         profile_url: opt(rng, 0.7, |r| match r.below(4) {
-            0 => format!("https://{}.linkedin.com/in/{}/", loc.iso2.to_lowercase(), p.slug),
+            0 => format!(
+                "https://{}.linkedin.com/in/{}/",
+                loc.iso2.to_lowercase(),
+                p.slug
+            ),
             1 => format!("linkedin.com/in/{}?trk=profile", p.slug),
             _ => format!("https://www.linkedin.com/in/{}", p.slug),
         }),
@@ -576,7 +1125,13 @@ fn crm_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> CompanyRecord {
         city: opt(rng, 0.8, |_| loc.cities[c.city].0.to_string()),
         postal_code: opt(rng, 0.5, |_| c.postal.clone()),
         region: opt(rng, 0.4, |_| loc.cities[c.city].2.to_string()),
-        country: opt(rng, 0.85, |r| if r.chance(0.5) { loc.country.to_string() } else { loc.iso2.to_string() }),
+        country: opt(rng, 0.85, |r| {
+            if r.chance(0.5) {
+                loc.country.to_string()
+            } else {
+                loc.iso2.to_string()
+            }
+        }),
         industry: opt(rng, 0.6, |_| c.industry.to_string()),
         employees: opt(rng, 0.5, |_| c.employees.to_string()),
     }
@@ -596,35 +1151,73 @@ fn workspace_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> CompanyReco
     }
     if rng.chance(0.5) {
         // Legal forms are spelled however the source likes.
-        let legal = if rng.chance(0.5) { c.legal.to_string() } else { rng.pick(loc.legal).to_string() };
+        let legal = if rng.chance(0.5) {
+            c.legal.to_string()
+        } else {
+            rng.pick(loc.legal).to_string()
+        };
         name = format!("{name} {legal}");
     }
     if rng.chance(0.1) {
         name = name.to_uppercase();
     }
     let moved = rng.chance(0.05);
-    let city = if moved { rng.below(loc.cities.len()) } else { c.city };
+    let city = if moved {
+        rng.below(loc.cities.len())
+    } else {
+        c.city
+    };
     CompanyRecord {
         id,
         name: Some(name),
         website: opt(rng, 0.75, |r| match r.below(10) {
             // A sister domain under another public suffix.
-            0 => format!("https://{}.{}", c.domain_label, if loc.tld == "com" { "co.uk" } else { "com" }),
+            0 => format!(
+                "https://{}.{}",
+                c.domain_label,
+                if loc.tld == "com" { "co.uk" } else { "com" }
+            ),
             1..=3 => format!("https://www.{}/about-us", company_domain(c)),
             4..=5 => company_domain(c).to_uppercase(),
             _ => format!("https://{}", company_domain(c)),
         }),
         phone: opt(rng, 0.4, |r| format_phone(r, loc, &c.phone)),
-        street: if moved { None } else { opt(rng, 0.3, |_| c.street.clone()) },
+        street: if moved {
+            None
+        } else {
+            opt(rng, 0.3, |_| c.street.clone())
+        },
         city: opt(rng, 0.75, |r| {
             let n = loc.cities[city].0;
-            if r.chance(0.2) { ascii_fold(n) } else { n.to_string() }
+            if r.chance(0.2) {
+                ascii_fold(n)
+            } else {
+                n.to_string()
+            }
         }),
-        postal_code: if moved { None } else { opt(rng, 0.3, |_| c.postal.clone()) },
+        postal_code: if moved {
+            None
+        } else {
+            opt(rng, 0.3, |_| c.postal.clone())
+        },
         region: opt(rng, 0.3, |_| loc.cities[city].2.to_string()),
-        country: opt(rng, 0.85, |r| if r.chance(0.5) { loc.country.to_uppercase() } else { loc.iso2.to_lowercase() }),
-        industry: opt(rng, 0.5, |r| if r.chance(0.9) { c.industry.to_string() } else { r.pick(INDUSTRIES).to_string() }),
-        employees: opt(rng, 0.4, |r| (((c.employees as f64) * (0.8 + 0.4 * r.unit())) as u32).to_string()),
+        country: opt(rng, 0.85, |r| {
+            if r.chance(0.5) {
+                loc.country.to_uppercase()
+            } else {
+                loc.iso2.to_lowercase()
+            }
+        }),
+        industry: opt(rng, 0.5, |r| {
+            if r.chance(0.9) {
+                c.industry.to_string()
+            } else {
+                r.pick(INDUSTRIES).to_string()
+            }
+        }),
+        employees: opt(rng, 0.4, |r| {
+            (((c.employees as f64) * (0.8 + 0.4 * r.unit())) as u32).to_string()
+        }),
     }
 }
 
@@ -638,9 +1231,16 @@ fn assemble<T, R>(
     crm: &mut dyn FnMut(&mut Rng, &T, String) -> R,
     workspace: &mut dyn FnMut(&mut Rng, &T, String) -> R,
 ) -> Dataset<R> {
-    let right: Vec<R> = right_truths.iter().enumerate().map(|(i, t)| crm(rng, t, format!("r{i}"))).collect();
+    let right: Vec<R> = right_truths
+        .iter()
+        .enumerate()
+        .map(|(i, t)| crm(rng, t, format!("r{i}")))
+        .collect();
     let mut plan: Vec<Option<usize>> = (0..config.size)
-        .map(|_| rng.chance(config.match_rate).then(|| rng.below(right_truths.len().max(1))))
+        .map(|_| {
+            rng.chance(config.match_rate)
+                .then(|| rng.below(right_truths.len().max(1)))
+        })
         .collect();
     if right_truths.is_empty() {
         plan.iter_mut().for_each(|p| *p = None);
@@ -662,7 +1262,8 @@ fn assemble<T, R>(
                 }
                 _ => {
                     // Some new people or companies share a name with one in the CRM.
-                    let lookalike = (!right_truths.is_empty() && rng.chance(0.25)).then(|| &right_truths[rng.below(right_truths.len())]);
+                    let lookalike = (!right_truths.is_empty() && rng.chance(0.25))
+                        .then(|| &right_truths[rng.below(right_truths.len())]);
                     let t = new_truth(rng, lookalike);
                     workspace(rng, &t, id)
                 }
@@ -676,9 +1277,13 @@ fn assemble<T, R>(
 pub fn people(config: BenchConfig) -> Dataset<PersonRecord> {
     let mut rng = Rng::new(config.seed);
     let mut domains = HashSet::new();
-    let companies: Vec<CompanyTruth> = (0..(config.size / 20).max(10)).map(|_| company_truth(&mut rng, &mut domains)).collect();
+    let companies: Vec<CompanyTruth> = (0..(config.size / 20).max(10))
+        .map(|_| company_truth(&mut rng, &mut domains))
+        .collect();
     let mut used = HashSet::new();
-    let people: Vec<PersonTruth> = (0..config.size).map(|_| person_truth(&mut rng, &companies, None, &mut used)).collect();
+    let people: Vec<PersonTruth> = (0..config.size)
+        .map(|_| person_truth(&mut rng, &companies, None, &mut used))
+        .collect();
     let cs = &companies;
     assemble(
         &mut rng,
@@ -687,7 +1292,12 @@ pub fn people(config: BenchConfig) -> Dataset<PersonRecord> {
         &mut |rng, lookalike| {
             // Namesakes are people with common names: many John Smiths, few Xanthippe Oduyas.
             let namesake = lookalike.filter(|l| LOCALES[l.locale].last.contains(&l.last.as_str()));
-            person_truth(rng, cs, namesake.map(|l| (l.locale, l.first.as_str(), l.last.as_str())), &mut used)
+            person_truth(
+                rng,
+                cs,
+                namesake.map(|l| (l.locale, l.first.as_str(), l.last.as_str())),
+                &mut used,
+            )
         },
         &mut |rng, p, id| crm_person(rng, p, cs, id),
         &mut |rng, p, id| workspace_person(rng, p, cs, id),
@@ -698,7 +1308,9 @@ pub fn people(config: BenchConfig) -> Dataset<PersonRecord> {
 pub fn companies(config: BenchConfig) -> Dataset<CompanyRecord> {
     let mut rng = Rng::new(config.seed ^ 0xc0);
     let mut domains = HashSet::new();
-    let companies: Vec<CompanyTruth> = (0..config.size).map(|_| company_truth(&mut rng, &mut domains)).collect();
+    let companies: Vec<CompanyTruth> = (0..config.size)
+        .map(|_| company_truth(&mut rng, &mut domains))
+        .collect();
     assemble(
         &mut rng,
         config,
@@ -746,7 +1358,11 @@ mod tests {
         rights.sort();
         rights.dedup();
         assert_eq!(rights.len(), d.truth.len());
-        assert!(d.truth.len() > 300 && d.truth.len() < 500, "{}", d.truth.len());
+        assert!(
+            d.truth.len() > 300 && d.truth.len() < 500,
+            "{}",
+            d.truth.len()
+        );
     }
 
     #[test]
@@ -754,7 +1370,10 @@ mod tests {
         let mut rng = Rng::new(1);
         for _ in 0..100 {
             let t = typo(&mut rng, "smithson");
-            assert!(crate::text::within_one_edit(&t, "smithson") || t == "smithson", "{t}");
+            assert!(
+                crate::text::within_one_edit(&t, "smithson") || t == "smithson",
+                "{t}"
+            );
         }
     }
 }

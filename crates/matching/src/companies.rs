@@ -2,6 +2,7 @@
 //! comparison (website domain, name without legal form, location, phone).
 
 use crate::company_name::{CompanyName, domain_label, registrable_domain};
+use crate::country;
 use crate::explain::{Agreement, Detail, Field, FieldEvidence};
 use crate::fields::{Packed, Scorer, postal_code, street};
 use crate::index::{Entity, Frequencies, MatchConfig, MatchIndex};
@@ -9,7 +10,6 @@ use crate::keys::{key, key_u64};
 use crate::phone::Phone;
 use crate::record::CompanyRecord;
 use crate::text::{compact, fold, similarity, within_one_edit};
-use crate::country;
 
 /// The index of CRM accounts that workspace companies are matched against.
 pub type CompanyIndex = MatchIndex<Companies>;
@@ -45,8 +45,16 @@ impl PreparedCompany {
 }
 
 pub fn prepare_company(r: &CompanyRecord) -> PreparedCompany {
-    let name = r.name.as_deref().map(CompanyName::parse).unwrap_or_default();
-    let domain = r.website.as_deref().and_then(registrable_domain).unwrap_or_default();
+    let name = r
+        .name
+        .as_deref()
+        .map(CompanyName::parse)
+        .unwrap_or_default();
+    let domain = r
+        .website
+        .as_deref()
+        .and_then(registrable_domain)
+        .unwrap_or_default();
     let opt = |v: &Option<String>, f: fn(&str) -> String| v.as_deref().map(f).unwrap_or_default();
     let cap = |mut s: String| {
         crate::text::truncate_at_char(&mut s, crate::text::MAX_FIELD_BYTES);
@@ -63,12 +71,24 @@ pub fn prepare_company(r: &CompanyRecord) -> PreparedCompany {
         &cap(opt(&r.country, country::normalise)),
         &cap(opt(&r.industry, fold)),
     ]);
-    let phone = r.phone.as_deref().and_then(|p| Phone::parse(p, r.country.as_deref()));
+    let phone = r
+        .phone
+        .as_deref()
+        .and_then(|p| Phone::parse(p, r.country.as_deref()));
     let employees = r.employees.as_deref().and_then(|e| {
-        let digits: String = e.trim().chars().take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.').filter(char::is_ascii_digit).collect();
+        let digits: String = e
+            .trim()
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+            .filter(char::is_ascii_digit)
+            .collect();
         digits.parse().ok()
     });
-    PreparedCompany { text, phone, employees }
+    PreparedCompany {
+        text,
+        phone,
+        employees,
+    }
 }
 
 impl Entity for Companies {
@@ -101,7 +121,12 @@ impl Entity for Companies {
                 out.push(key(b'S', &[&words.concat()]));
             }
             // The longest word within a country catches typos early in the name.
-            if let Some(longest) = p.get(CORE).split(' ').filter(|w| w.len() >= 4).max_by_key(|w| (w.len(), *w)) {
+            if let Some(longest) = p
+                .get(CORE)
+                .split(' ')
+                .filter(|w| w.len() >= 4)
+                .max_by_key(|w| (w.len(), *w))
+            {
                 out.push(key(b'W', &[longest, p.get(COUNTRY)]));
             }
         }
@@ -117,7 +142,12 @@ impl Entity for Companies {
         }
     }
 
-    fn compare(l: &PreparedCompany, r: &PreparedCompany, freq: &Frequencies<'_>, out: &mut Vec<FieldEvidence>) -> f32 {
+    fn compare(
+        l: &PreparedCompany,
+        r: &PreparedCompany,
+        freq: &Frequencies<'_>,
+        out: &mut Vec<FieldEvidence>,
+    ) -> f32 {
         let mut s = Scorer { out, score: 0.0 };
         compare_names(l, r, freq, &mut s);
         match (l.get(DOMAIN), r.get(DOMAIN)) {
@@ -126,20 +156,45 @@ impl Entity for Companies {
             (d, "") => website_names(d, l, r, &mut s),
             ("", d) => website_names(d, r, l, &mut s),
             (a, b) if a == b => s.add(Field::Website, Agreement::Exact, None, 10.0),
-            (a, b) if domain_label(a) == domain_label(b) => s.add(Field::Website, Agreement::Equivalent, Some(Detail::DomainAlias), 5.0),
+            (a, b) if domain_label(a) == domain_label(b) => s.add(
+                Field::Website,
+                Agreement::Equivalent,
+                Some(Detail::DomainAlias),
+                5.0,
+            ),
             _ => s.add(Field::Website, Agreement::Different, None, -3.0),
         }
         s.phone(l.phone, r.phone, (8.0, 6.0, -1.0));
-        s.text(Field::Street, l.get(STREET), r.get(STREET), (3.0, 2.0, -0.5));
+        s.text(
+            Field::Street,
+            l.get(STREET),
+            r.get(STREET),
+            (3.0, 2.0, -0.5),
+        );
         s.text(Field::City, l.get(CITY), r.get(CITY), (2.0, 1.5, -1.5));
-        s.text(Field::PostalCode, l.get(POSTAL), r.get(POSTAL), (2.5, 1.0, -1.0));
-        s.text(Field::Region, l.get(REGION), r.get(REGION), (0.5, 0.3, -0.5));
+        s.text(
+            Field::PostalCode,
+            l.get(POSTAL),
+            r.get(POSTAL),
+            (2.5, 1.0, -1.0),
+        );
+        s.text(
+            Field::Region,
+            l.get(REGION),
+            r.get(REGION),
+            (0.5, 0.3, -0.5),
+        );
         match (l.get(COUNTRY), r.get(COUNTRY)) {
             ("", _) | (_, "") => {}
             (a, b) if a == b => s.add(Field::Country, Agreement::Exact, None, 1.0),
             _ => s.add(Field::Country, Agreement::Different, None, -4.0),
         }
-        s.text(Field::Industry, l.get(INDUSTRY), r.get(INDUSTRY), (0.5, 0.3, -0.3));
+        s.text(
+            Field::Industry,
+            l.get(INDUSTRY),
+            r.get(INDUSTRY),
+            (0.5, 0.3, -0.3),
+        );
         if let (Some(a), Some(b)) = (l.employees, r.employees) {
             let ratio = a.max(b) as f32 / a.min(b).max(1) as f32;
             if ratio <= 1.5 {
@@ -152,23 +207,42 @@ impl Entity for Companies {
     }
 
     fn default_config() -> MatchConfig {
-        MatchConfig { threshold: 0.95, prior_bits: 8.5, max_block: 500 }
+        MatchConfig {
+            threshold: 0.95,
+            prior_bits: 8.5,
+            max_block: 500,
+        }
     }
 }
 
 /// A website on one side that spells the other side's name. Only counted when the names differ
 /// (a typo in one), since with equal names it would count the same agreement twice.
-fn website_names(domain: &str, owner: &PreparedCompany, other: &PreparedCompany, s: &mut Scorer<'_>) {
+fn website_names(
+    domain: &str,
+    owner: &PreparedCompany,
+    other: &PreparedCompany,
+    s: &mut Scorer<'_>,
+) {
     if owner.core_compact() == other.core_compact() {
         return;
     }
     let label: String = domain_label(domain).chars().filter(|c| *c != '-').collect();
     if label.len() >= 4 && (label == other.core_compact() || label == compact(other.get(NAME))) {
-        s.add(Field::Website, Agreement::Equivalent, Some(Detail::NameDomain), 5.0);
+        s.add(
+            Field::Website,
+            Agreement::Equivalent,
+            Some(Detail::NameDomain),
+            5.0,
+        );
     }
 }
 
-fn compare_names(l: &PreparedCompany, r: &PreparedCompany, freq: &Frequencies<'_>, s: &mut Scorer<'_>) {
+fn compare_names(
+    l: &PreparedCompany,
+    r: &PreparedCompany,
+    freq: &Frequencies<'_>,
+    s: &mut Scorer<'_>,
+) {
     let (lc, rc) = (l.core_compact(), r.core_compact());
     if lc.is_empty() || rc.is_empty() {
         return;
@@ -178,8 +252,17 @@ fn compare_names(l: &PreparedCompany, r: &PreparedCompany, freq: &Frequencies<'_
     let exact = || freq.agreement_weight(key(b'n', &[&rc]), 0.95, 1.0 / 20000.0, (2.0, 12.0));
     if lc == rc {
         let (w, common) = exact();
-        let agreement = if l.get(NAME) == r.get(NAME) { Agreement::Exact } else { Agreement::Equivalent };
-        s.add(Field::Name, agreement, common.then_some(Detail::CommonValue), w);
+        let agreement = if l.get(NAME) == r.get(NAME) {
+            Agreement::Exact
+        } else {
+            Agreement::Equivalent
+        };
+        s.add(
+            Field::Name,
+            agreement,
+            common.then_some(Detail::CommonValue),
+            w,
+        );
         return;
     }
     let sorted = |p: &PreparedCompany| {
@@ -188,7 +271,12 @@ fn compare_names(l: &PreparedCompany, r: &PreparedCompany, freq: &Frequencies<'_
         w.concat()
     };
     if sorted(l) == sorted(r) {
-        s.add(Field::Name, Agreement::Equivalent, Some(Detail::Reordered), exact().0 - 1.0);
+        s.add(
+            Field::Name,
+            Agreement::Equivalent,
+            Some(Detail::Reordered),
+            exact().0 - 1.0,
+        );
     } else if lc.len() >= 5 && (within_one_edit(&lc, &rc) || similarity(&lc, &rc) >= 0.95) {
         s.add(Field::Name, Agreement::Similar, Some(Detail::Typo), 5.0);
     } else if contains_words(l.get(CORE), r.get(CORE)) || contains_words(r.get(CORE), l.get(CORE)) {

@@ -82,7 +82,18 @@ const LEGAL_FORMS: &[&[&str]] = &[
 ];
 
 /// Words that say what kind of organisation it is, not which one.
-const DESIGNATORS: &[&str] = &["group", "groep", "gruppo", "grupo", "groupe", "holding", "holdings", "international", "intl", "the"];
+const DESIGNATORS: &[&str] = &[
+    "group",
+    "groep",
+    "gruppo",
+    "grupo",
+    "groupe",
+    "holding",
+    "holdings",
+    "international",
+    "intl",
+    "the",
+];
 
 impl CompanyName {
     pub fn parse(raw: &str) -> Self {
@@ -93,7 +104,10 @@ impl CompanyName {
         }
         loop {
             let before = tokens.len();
-            if let Some(form) = LEGAL_FORMS.iter().find(|f| f.len() < tokens.len() && tokens.ends_with(*f)) {
+            if let Some(form) = LEGAL_FORMS
+                .iter()
+                .find(|f| f.len() < tokens.len() && tokens.ends_with(f))
+            {
                 tokens.truncate(tokens.len() - form.len());
             }
             while tokens.len() > 1 && tokens.last() == Some(&"and") {
@@ -104,8 +118,16 @@ impl CompanyName {
             }
         }
         let full = tokens.join(" ");
-        let core_tokens: Vec<&str> = tokens.iter().copied().filter(|t| !DESIGNATORS.contains(t)).collect();
-        let core = if core_tokens.is_empty() { full.clone() } else { core_tokens.join(" ") };
+        let core_tokens: Vec<&str> = tokens
+            .iter()
+            .copied()
+            .filter(|t| !DESIGNATORS.contains(t))
+            .collect();
+        let core = if core_tokens.is_empty() {
+            full.clone()
+        } else {
+            core_tokens.join(" ")
+        };
         Self { full, core }
     }
 }
@@ -117,14 +139,21 @@ pub fn registrable_domain(raw: &str) -> Option<String> {
     let s = s.split_once("://").map_or(s, |(_, rest)| rest);
     let host = s.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit('@').next().unwrap_or(host);
-    let host = host.split(':').next().unwrap_or(host).trim_end_matches('.').to_lowercase();
+    let host = host
+        .split(':')
+        .next()
+        .unwrap_or(host)
+        .trim_end_matches('.')
+        .to_lowercase();
     if !host.contains('.') || host.contains(char::is_whitespace) {
         return None;
     }
     let domain = psl::domain(host.as_bytes())?;
     // Without a listed suffix psl falls back to the last label; a bare "acme.nosuchtld" is
     // still a usable key, so keep it.
-    std::str::from_utf8(domain.as_bytes()).ok().map(str::to_string)
+    std::str::from_utf8(domain.as_bytes())
+        .ok()
+        .map(str::to_string)
 }
 
 /// The registrable domain without its public suffix: `acme` for `acme.co.uk`, so `acme.com` and
@@ -177,7 +206,10 @@ mod tests {
     fn designators_leave_the_core() {
         let n = CompanyName::parse("The Acme Group Ltd");
         assert_eq!((n.full.as_str(), n.core.as_str()), ("acme group", "acme"));
-        assert_eq!(CompanyName::parse("International Group").core, "international group");
+        assert_eq!(
+            CompanyName::parse("International Group").core,
+            "international group"
+        );
     }
 
     #[test]

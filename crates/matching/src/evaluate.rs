@@ -17,7 +17,10 @@ pub struct Metrics {
 
 /// Compares predicted pairs with the truth. A predicted pair is a true positive when the truth
 /// has exactly that pair; a truth pair with no correct prediction is a false negative.
-pub fn evaluate<'a>(predicted: impl IntoIterator<Item = (&'a str, &'a str)>, truth: impl IntoIterator<Item = (&'a str, &'a str)>) -> Metrics {
+pub fn evaluate<'a>(
+    predicted: impl IntoIterator<Item = (&'a str, &'a str)>,
+    truth: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Metrics {
     let truth: HashMap<&str, &str> = truth.into_iter().collect();
     let mut tp = 0u64;
     let mut fp = 0u64;
@@ -33,8 +36,19 @@ pub fn evaluate<'a>(predicted: impl IntoIterator<Item = (&'a str, &'a str)>, tru
     let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
     let precision = ratio(tp, tp + fp);
     let recall = ratio(tp, tp + fneg);
-    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
-    Metrics { true_positives: tp, false_positives: fp, false_negatives: fneg, precision, recall, f1 }
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
+    Metrics {
+        true_positives: tp,
+        false_positives: fp,
+        false_negatives: fneg,
+        precision,
+        recall,
+        f1,
+    }
 }
 
 #[cfg(test)]
@@ -46,7 +60,10 @@ mod tests {
         let truth = [("a", "1"), ("b", "2"), ("c", "3")];
         let predicted = [("a", "1"), ("b", "9"), ("d", "4")];
         let m = evaluate(predicted, truth);
-        assert_eq!((m.true_positives, m.false_positives, m.false_negatives), (1, 2, 2));
+        assert_eq!(
+            (m.true_positives, m.false_positives, m.false_negatives),
+            (1, 2, 2)
+        );
         assert!((m.precision - 1.0 / 3.0).abs() < 1e-9 && (m.recall - 1.0 / 3.0).abs() < 1e-9);
     }
 

@@ -113,9 +113,15 @@ pub struct Candidate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum MatchOutcome {
-    Matched { right_id: String, confidence: f32, explanation: Explanation },
+    Matched {
+        right_id: String,
+        confidence: f32,
+        explanation: Explanation,
+    },
     /// Several records fit about equally well; a person has to choose (or pin).
-    Ambiguous { candidates: Vec<Candidate> },
+    Ambiguous {
+        candidates: Vec<Candidate>,
+    },
     NoMatch,
 }
 

@@ -21,7 +21,10 @@ impl<const N: usize> Packed<N> {
             buf.push_str(f);
             *end = u16::try_from(buf.len()).unwrap_or(u16::MAX);
         }
-        Self { buf: buf.into_boxed_str(), ends }
+        Self {
+            buf: buf.into_boxed_str(),
+            ends,
+        }
     }
 
     pub fn get(&self, i: usize) -> &str {
@@ -44,7 +47,7 @@ fn street_word(token: &str) -> &str {
         "strasse" | "str" => "str",
         "piazza" | "pza" => "piazza",
         "viale" | "vle" => "viale",
-                other => other,
+        other => other,
     }
 }
 
@@ -85,7 +88,11 @@ fn title_word(token: &str) -> &str {
 
 pub fn title(raw: &str) -> String {
     let folded = fold(raw);
-    let words: Vec<&str> = folded.split(' ').map(title_word).filter(|w| !w.is_empty() && *w != "of" && *w != "and").collect();
+    let words: Vec<&str> = folded
+        .split(' ')
+        .map(title_word)
+        .filter(|w| !w.is_empty() && *w != "of" && *w != "and")
+        .collect();
     words.join(" ")
 }
 
@@ -97,7 +104,12 @@ pub struct Scorer<'a> {
 
 impl Scorer<'_> {
     pub fn add(&mut self, field: Field, agreement: Agreement, detail: Option<Detail>, weight: f32) {
-        self.out.push(FieldEvidence { field, agreement, detail, weight });
+        self.out.push(FieldEvidence {
+            field,
+            agreement,
+            detail,
+            weight,
+        });
         self.score += weight;
     }
 
@@ -108,7 +120,8 @@ impl Scorer<'_> {
         }
         // House numbers must agree exactly: "Main St 30" is not "Main St 233".
         fn numbers(s: &str) -> impl Iterator<Item = &str> {
-            s.split(' ').filter(|w| w.bytes().any(|b| b.is_ascii_digit()))
+            s.split(' ')
+                .filter(|w| w.bytes().any(|b| b.is_ascii_digit()))
         }
         if l == r {
             self.add(field, Agreement::Exact, None, weights.0);
@@ -145,9 +158,18 @@ impl Scorer<'_> {
     pub fn phone(&mut self, l: Option<Phone>, r: Option<Phone>, weights: (f32, f32, f32)) {
         let (Some(l), Some(r)) = (l, r) else { return };
         match (l, r) {
-            (Phone::International(a), Phone::International(b)) if a == b => self.add(Field::Phone, Agreement::Exact, None, weights.0),
-            (Phone::International(_), Phone::International(_)) => self.add(Field::Phone, Agreement::Different, None, weights.2),
-            _ if l.tail() == r.tail() => self.add(Field::Phone, Agreement::Similar, Some(Detail::TrailingDigits), weights.1),
+            (Phone::International(a), Phone::International(b)) if a == b => {
+                self.add(Field::Phone, Agreement::Exact, None, weights.0)
+            }
+            (Phone::International(_), Phone::International(_)) => {
+                self.add(Field::Phone, Agreement::Different, None, weights.2)
+            }
+            _ if l.tail() == r.tail() => self.add(
+                Field::Phone,
+                Agreement::Similar,
+                Some(Detail::TrailingDigits),
+                weights.1,
+            ),
             _ => self.add(Field::Phone, Agreement::Different, None, weights.2),
         }
     }
@@ -160,7 +182,10 @@ mod tests {
     #[test]
     fn packed_fields_round_trip() {
         let p = Packed::new(["ann", "", "lee", "x"]);
-        assert_eq!((p.get(0), p.get(1), p.get(2), p.get(3)), ("ann", "", "lee", "x"));
+        assert_eq!(
+            (p.get(0), p.get(1), p.get(2), p.get(3)),
+            ("ann", "", "lee", "x")
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use smallvec::SmallVec;
 
-use crate::explain::{Agreement, Candidate, Explanation, Field, FieldEvidence, MatchOutcome, Method};
+use crate::explain::{
+    Agreement, Candidate, Explanation, Field, FieldEvidence, MatchOutcome, Method,
+};
 use crate::keys::{KeyMap, key};
 
 /// What the index needs from a kind of record (people, companies).
@@ -22,7 +24,12 @@ pub trait Entity {
     /// Values whose frequency on the indexed side adjusts how much agreeing on them counts.
     fn frequency_keys(prepared: &Self::Prepared, out: &mut Vec<u64>);
     /// Compares two prepared records; pushes each field's evidence and returns the total in bits.
-    fn compare(left: &Self::Prepared, right: &Self::Prepared, freq: &Frequencies<'_>, out: &mut Vec<FieldEvidence>) -> f32;
+    fn compare(
+        left: &Self::Prepared,
+        right: &Self::Prepared,
+        freq: &Frequencies<'_>,
+        out: &mut Vec<FieldEvidence>,
+    ) -> f32;
     /// Settings that suit this kind of record.
     fn default_config() -> MatchConfig;
 }
@@ -50,11 +57,22 @@ impl Frequencies<'_> {
     /// Weight in bits for agreeing on a value: log2(m / u), where u is how often two unrelated
     /// records share the value. u is estimated from the indexed side, smoothed towards `prior_u`
     /// so that a small index does not make every name look unique.
-    pub fn agreement_weight(&self, key: u64, m: f32, prior_u: f32, range: (f32, f32)) -> (f32, bool) {
+    pub fn agreement_weight(
+        &self,
+        key: u64,
+        m: f32,
+        prior_u: f32,
+        range: (f32, f32),
+    ) -> (f32, bool) {
         const PRIOR_RECORDS: f32 = 2000.0;
         // Leave the compared record itself out: its own value says nothing about how common
         // the value is among the others.
-        let count = self.counts.get(&key).copied().unwrap_or(0).saturating_sub(1) as f32;
+        let count = self
+            .counts
+            .get(&key)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(1) as f32;
         let others = self.total.saturating_sub(1) as f32;
         let u = (count + PRIOR_RECORDS * prior_u) / (others + PRIOR_RECORDS);
         let w = (m / u).log2();
@@ -144,14 +162,21 @@ impl<E: Entity> MatchIndex<E> {
             *self.frequencies.entry(k).or_default() += 1;
         }
         self.by_id.entry(id_key(id)).or_default().push(slot);
-        self.slots[slot as usize] = Some(Slot { id: id.into(), prepared });
+        self.slots[slot as usize] = Some(Slot {
+            id: id.into(),
+            prepared,
+        });
         self.live += 1;
     }
 
     /// Removes the CRM record with this id; returns whether it was present.
     pub fn remove(&mut self, id: &str) -> bool {
-        let Some(slot) = self.slot_of(id) else { return false };
-        let Some(Slot { prepared, .. }) = self.slots[slot as usize].take() else { return false };
+        let Some(slot) = self.slot_of(id) else {
+            return false;
+        };
+        let Some(Slot { prepared, .. }) = self.slots[slot as usize].take() else {
+            return false;
+        };
         let mut keys = Vec::new();
         E::block_keys(&prepared, &mut keys);
         keys.sort_unstable();
@@ -222,19 +247,24 @@ impl<E: Entity> MatchIndex<E> {
     }
 
     fn is_rejected(&self, left_id: &str, right_id: &str) -> bool {
-        self.rejections.get(left_id).is_some_and(|l| l.iter().any(|r| &**r == right_id))
+        self.rejections
+            .get(left_id)
+            .is_some_and(|l| l.iter().any(|r| &**r == right_id))
     }
 
     fn slot_of(&self, id: &str) -> Option<u32> {
-        self.by_id
-            .get(&id_key(id))?
-            .iter()
-            .copied()
-            .find(|s| self.slots[*s as usize].as_ref().is_some_and(|slot| &*slot.id == id))
+        self.by_id.get(&id_key(id))?.iter().copied().find(|s| {
+            self.slots[*s as usize]
+                .as_ref()
+                .is_some_and(|slot| &*slot.id == id)
+        })
     }
 
     fn frequencies(&self) -> Frequencies<'_> {
-        Frequencies { counts: &self.frequencies, total: self.live }
+        Frequencies {
+            counts: &self.frequencies,
+            total: self.live,
+        }
     }
 
     /// The best CRM record for `left`, or why there is none. Looks only at the blocks `left`
@@ -253,7 +283,11 @@ impl<E: Entity> MatchIndex<E> {
         Some(MatchOutcome::Matched {
             right_id: right_id.to_string(),
             confidence: 1.0,
-            explanation: Explanation { method: Method::Pinned, score, fields },
+            explanation: Explanation {
+                method: Method::Pinned,
+                score,
+                fields,
+            },
         })
     }
 
@@ -263,7 +297,9 @@ impl<E: Entity> MatchIndex<E> {
             return outcome;
         }
         let scored = self.scored(left_id, left);
-        let Some(&(best, _)) = scored.first() else { return MatchOutcome::NoMatch };
+        let Some(&(best, _)) = scored.first() else {
+            return MatchOutcome::NoMatch;
+        };
 
         let prior = self.config.prior_bits;
         let others: f32 = scored.iter().map(|(s, _)| (s - best).exp2()).sum();
@@ -274,7 +310,11 @@ impl<E: Entity> MatchIndex<E> {
         let explain = |right: &Slot<E::Prepared>| self.explain(left, right);
         if share(best) >= threshold {
             let right = scored[0].1;
-            return MatchOutcome::Matched { right_id: right.id.to_string(), confidence: share(best), explanation: explain(right) };
+            return MatchOutcome::Matched {
+                right_id: right.id.to_string(),
+                confidence: share(best),
+                explanation: explain(right),
+            };
         }
         if alone(best) >= threshold {
             // Everything close enough to the best to be a real alternative.
@@ -283,7 +323,11 @@ impl<E: Entity> MatchIndex<E> {
                 .iter()
                 .take_while(|(s, _)| best - s <= CLOSE_BITS)
                 .take(MAX_AMBIGUOUS)
-                .map(|&(s, right)| Candidate { right_id: right.id.to_string(), confidence: share(s), explanation: explain(right) })
+                .map(|&(s, right)| Candidate {
+                    right_id: right.id.to_string(),
+                    confidence: share(s),
+                    explanation: explain(right),
+                })
                 .collect();
             return MatchOutcome::Ambiguous { candidates };
         }
@@ -313,7 +357,9 @@ impl<E: Entity> MatchIndex<E> {
         let mut scratch = Vec::new();
         let mut scored: Vec<(f32, &Slot<E::Prepared>)> = Vec::new();
         for s in candidates {
-            let Some(right) = self.slots[s as usize].as_ref() else { continue };
+            let Some(right) = self.slots[s as usize].as_ref() else {
+                continue;
+            };
             if self.is_rejected(left_id, &right.id) {
                 continue;
             }
@@ -330,8 +376,16 @@ impl<E: Entity> MatchIndex<E> {
     fn explain(&self, left: &E::Prepared, right: &Slot<E::Prepared>) -> Explanation {
         let mut fields = Vec::new();
         let score = E::compare(left, &right.prepared, &self.frequencies(), &mut fields);
-        let method = if fields.iter().any(is_exact_key) { Method::ExactKey } else { Method::Scored };
-        Explanation { method, score, fields }
+        let method = if fields.iter().any(is_exact_key) {
+            Method::ExactKey
+        } else {
+            Method::Scored
+        };
+        Explanation {
+            method,
+            score,
+            fields,
+        }
     }
 
     /// The `limit` best-scoring CRM records for `left`, whatever the decision: what a person
@@ -344,13 +398,19 @@ impl<E: Entity> MatchIndex<E> {
         scored
             .iter()
             .take(limit)
-            .map(|&(s, right)| Candidate { right_id: right.id.to_string(), confidence: s.exp2() / total, explanation: self.explain(&prepared, right) })
+            .map(|&(s, right)| Candidate {
+                right_id: right.id.to_string(),
+                confidence: s.exp2() / total,
+                explanation: self.explain(&prepared, right),
+            })
             .collect()
     }
 }
 
 fn is_exact_key(e: &FieldEvidence) -> bool {
-    matches!(e.field, Field::Email | Field::ProfileUrl) && e.agreement == Agreement::Exact && e.detail.is_none()
+    matches!(e.field, Field::Email | Field::ProfileUrl)
+        && e.agreement == Agreement::Exact
+        && e.detail.is_none()
 }
 
 fn id_key(id: &str) -> u64 {

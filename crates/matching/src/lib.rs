@@ -6,6 +6,9 @@
 //! [`MatchIndex::pin`] / [`MatchIndex::reject`], and ask [`MatchIndex::best_match`] for each
 //! workspace record. See docs/matching.md for the scoring model and its benchmark.
 
+// Tests may unwrap (house rule); library code may not.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod bench_data;
 pub mod companies;
 pub mod company_name;
@@ -24,7 +27,9 @@ pub mod record;
 pub mod text;
 
 pub use companies::{Companies, CompanyIndex};
-pub use explain::{Agreement, Candidate, Detail, Explanation, Field, FieldEvidence, MatchOutcome, Method};
+pub use explain::{
+    Agreement, Candidate, Detail, Explanation, Field, FieldEvidence, MatchOutcome, Method,
+};
 pub use index::{Entity, MatchConfig, MatchIndex};
 pub use people::{People, PeopleIndex};
 pub use record::{CompanyRecord, PersonRecord};

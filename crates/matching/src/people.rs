@@ -10,7 +10,9 @@ use crate::keys::{key, key_u64};
 use crate::person_name::{PersonName, canonical_given, nickname_equivalent};
 use crate::phone::Phone;
 use crate::record::PersonRecord;
-use crate::text::{compact, fold, same_ignoring_spaces, similarity, within_one_edit, words_contained};
+use crate::text::{
+    compact, fold, same_ignoring_spaces, similarity, within_one_edit, words_contained,
+};
 use crate::{country, profile_url};
 
 /// The index of CRM contacts/leads that workspace people are matched against.
@@ -56,7 +58,11 @@ impl PreparedPerson {
 }
 
 pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
-    let name = PersonName::parse(r.first_name.as_deref(), r.last_name.as_deref(), r.full_name.as_deref());
+    let name = PersonName::parse(
+        r.first_name.as_deref(),
+        r.last_name.as_deref(),
+        r.full_name.as_deref(),
+    );
     let given = canonical_given(name.given()).to_string();
     let email = r.email.as_deref().and_then(Email::parse);
     let email_org = email
@@ -66,9 +72,21 @@ pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
         .map(|d| domain_label(&d).replace('-', ""))
         .unwrap_or_default();
     let email = email.map(|e| e.address).unwrap_or_default();
-    let url = r.profile_url.as_deref().and_then(profile_url::canonical).unwrap_or_default();
-    let company = r.company.as_deref().map(|c| compact(&CompanyName::parse(c).core)).unwrap_or_default();
-    let country = r.country.as_deref().map(country::normalise).unwrap_or_default();
+    let url = r
+        .profile_url
+        .as_deref()
+        .and_then(profile_url::canonical)
+        .unwrap_or_default();
+    let company = r
+        .company
+        .as_deref()
+        .map(|c| compact(&CompanyName::parse(c).core))
+        .unwrap_or_default();
+    let country = r
+        .country
+        .as_deref()
+        .map(country::normalise)
+        .unwrap_or_default();
     let opt = |v: &Option<String>, f: fn(&str) -> String| v.as_deref().map(f).unwrap_or_default();
     let text = Packed::new([
         &cap(name.first),
@@ -85,7 +103,10 @@ pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
         &cap(country),
         &cap(email_org),
     ]);
-    let phone = r.phone.as_deref().and_then(|p| Phone::parse(p, r.country.as_deref()));
+    let phone = r
+        .phone
+        .as_deref()
+        .and_then(|p| Phone::parse(p, r.country.as_deref()));
     PreparedPerson { text, phone }
 }
 
@@ -136,7 +157,11 @@ impl Entity for People {
         }
         if !given.is_empty() && !last.is_empty() {
             // Order-free, so a swapped first/last name lands in the same block.
-            let (a, b) = if given <= last { (given, last) } else { (last, given) };
+            let (a, b) = if given <= last {
+                (given, last)
+            } else {
+                (last, given)
+            };
             out.push(key(b'B', &[a, b]));
         }
         if !given.is_empty() && !p.get(COMPANY).is_empty() {
@@ -157,7 +182,12 @@ impl Entity for People {
         }
     }
 
-    fn compare(l: &PreparedPerson, r: &PreparedPerson, freq: &Frequencies<'_>, out: &mut Vec<FieldEvidence>) -> f32 {
+    fn compare(
+        l: &PreparedPerson,
+        r: &PreparedPerson,
+        freq: &Frequencies<'_>,
+        out: &mut Vec<FieldEvidence>,
+    ) -> f32 {
         let mut s = Scorer { out, score: 0.0 };
         compare_names(l, r, freq, &mut s);
         compare_email(l, r, &mut s);
@@ -169,10 +199,25 @@ impl Entity for People {
         s.phone(l.phone, r.phone, (9.0, 7.0, -1.0));
         compare_company(l, r, freq, &mut s);
         s.words(Field::Title, l.get(TITLE), r.get(TITLE), (2.0, 1.0, -0.5));
-        s.text(Field::Street, l.get(STREET), r.get(STREET), (3.0, 2.0, -0.5));
+        s.text(
+            Field::Street,
+            l.get(STREET),
+            r.get(STREET),
+            (3.0, 2.0, -0.5),
+        );
         s.text(Field::City, l.get(CITY), r.get(CITY), (2.0, 1.5, -2.0));
-        s.text(Field::PostalCode, l.get(POSTAL), r.get(POSTAL), (3.0, 1.0, -1.0));
-        s.text(Field::Region, l.get(REGION), r.get(REGION), (0.5, 0.3, -0.5));
+        s.text(
+            Field::PostalCode,
+            l.get(POSTAL),
+            r.get(POSTAL),
+            (3.0, 1.0, -1.0),
+        );
+        s.text(
+            Field::Region,
+            l.get(REGION),
+            r.get(REGION),
+            (0.5, 0.3, -0.5),
+        );
         match (l.get(COUNTRY), r.get(COUNTRY)) {
             ("", _) | (_, "") => {}
             (a, b) if a == b => s.add(Field::Country, Agreement::Exact, None, 0.5),
@@ -182,13 +227,20 @@ impl Entity for People {
     }
 
     fn default_config() -> MatchConfig {
-        MatchConfig { threshold: 0.95, prior_bits: 12.0, max_block: 500 }
+        MatchConfig {
+            threshold: 0.95,
+            prior_bits: 12.0,
+            max_block: 500,
+        }
     }
 }
 
 fn skeleton(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars().filter(|c| !matches!(c, 'a' | 'e' | 'i' | 'o' | 'u' | 'y')) {
+    for c in s
+        .chars()
+        .filter(|c| !matches!(c, 'a' | 'e' | 'i' | 'o' | 'u' | 'y'))
+    {
         if !out.ends_with(c) {
             out.push(c);
         }
@@ -206,7 +258,12 @@ const FIRST_NAME_MAX: f32 = 6.0;
 
 fn compare_last(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
     if same_ignoring_spaces(l, r) {
-        let (w, common) = freq.agreement_weight(key(b'l', &[&compact(r)]), 0.95, 1.0 / 5000.0, (3.0, LAST_NAME_MAX));
+        let (w, common) = freq.agreement_weight(
+            key(b'l', &[&compact(r)]),
+            0.95,
+            1.0 / 5000.0,
+            (3.0, LAST_NAME_MAX),
+        );
         (Agreement::Exact, common.then_some(Detail::CommonValue), w)
     } else if l.len() >= 4 && within_one_edit(&compact(l), &compact(r)) {
         (Agreement::Similar, Some(Detail::Typo), 5.0)
@@ -220,13 +277,22 @@ fn compare_last(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
 
 fn compare_given(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
     let exact_weight = || {
-        freq.agreement_weight(key(b'f', &[canonical_given(r)]), 0.95, 1.0 / 300.0, (2.0, FIRST_NAME_MAX))
+        freq.agreement_weight(
+            key(b'f', &[canonical_given(r)]),
+            0.95,
+            1.0 / 300.0,
+            (2.0, FIRST_NAME_MAX),
+        )
     };
     if l == r {
         let (w, common) = exact_weight();
         (Agreement::Exact, common.then_some(Detail::CommonValue), w)
     } else if nickname_equivalent(l, r) {
-        (Agreement::Equivalent, Some(Detail::Nickname), exact_weight().0 - 0.5)
+        (
+            Agreement::Equivalent,
+            Some(Detail::Nickname),
+            exact_weight().0 - 0.5,
+        )
     } else if (l.len() == 1 || r.len() == 1) && l.get(..1) == r.get(..1) {
         (Agreement::Partial, Some(Detail::Initial), 1.0)
     } else if l.len() >= 4 && within_one_edit(l, r) {
@@ -236,7 +302,12 @@ fn compare_given(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
     }
 }
 
-fn compare_names(l: &PreparedPerson, r: &PreparedPerson, freq: &Frequencies<'_>, s: &mut Scorer<'_>) {
+fn compare_names(
+    l: &PreparedPerson,
+    r: &PreparedPerson,
+    freq: &Frequencies<'_>,
+    s: &mut Scorer<'_>,
+) {
     let (lg, ll, rg, rl) = (l.given(), l.get(LAST), r.given(), r.get(LAST));
     let direct_last = (!ll.is_empty() && !rl.is_empty()).then(|| compare_last(ll, rl, freq));
     let direct_given = (!lg.is_empty() && !rg.is_empty()).then(|| compare_given(lg, rg, freq));
@@ -244,9 +315,17 @@ fn compare_names(l: &PreparedPerson, r: &PreparedPerson, freq: &Frequencies<'_>,
     let direct = [direct_last, direct_given];
     let mut chosen = direct;
     let mut detail_override = None;
-    if direct.iter().flatten().any(|c| c.0 == Agreement::Different) && !lg.is_empty() && !ll.is_empty() && !rg.is_empty() && !rl.is_empty() {
+    if direct.iter().flatten().any(|c| c.0 == Agreement::Different)
+        && !lg.is_empty()
+        && !ll.is_empty()
+        && !rg.is_empty()
+        && !rl.is_empty()
+    {
         // Family and given name swapped on one side ("Smith John").
-        let swapped = [Some(compare_last(lg, rl, freq)), Some(compare_given(ll, rg, freq))];
+        let swapped = [
+            Some(compare_last(lg, rl, freq)),
+            Some(compare_given(ll, rg, freq)),
+        ];
         const SWAP_PENALTY: f32 = 1.0;
         if total(&swapped) - SWAP_PENALTY > total(&direct) {
             chosen = swapped;
@@ -262,20 +341,37 @@ fn compare_names(l: &PreparedPerson, r: &PreparedPerson, freq: &Frequencies<'_>,
 }
 
 fn compare_email(l: &PreparedPerson, r: &PreparedPerson, s: &mut Scorer<'_>) {
-    let (Some((ll, ld)), Some((rl, rd))) = (l.email(), r.email()) else { return };
+    let (Some((ll, ld)), Some((rl, rd))) = (l.email(), r.email()) else {
+        return;
+    };
     let role = crate::email::is_role_local(ll) || crate::email::is_role_local(rl);
     if ll == rl && ld == rd {
         if role {
-            s.add(Field::Email, Agreement::Exact, Some(Detail::RoleMailbox), 3.0);
+            s.add(
+                Field::Email,
+                Agreement::Exact,
+                Some(Detail::RoleMailbox),
+                3.0,
+            );
         } else {
             s.add(Field::Email, Agreement::Exact, None, 14.0);
         }
     } else if ll == rl && !role && ll.len() >= 4 {
         // Local parts are mostly built from the name, which already counted.
-        s.add(Field::Email, Agreement::Similar, Some(Detail::SameLocalPart), 1.0);
+        s.add(
+            Field::Email,
+            Agreement::Similar,
+            Some(Detail::SameLocalPart),
+            1.0,
+        );
     } else if ld == rd && !is_free_mail(ld) {
         // Two mailboxes at one organisation are usually two colleagues.
-        s.add(Field::Email, Agreement::Different, Some(Detail::SameDomain), -5.0);
+        s.add(
+            Field::Email,
+            Agreement::Different,
+            Some(Detail::SameDomain),
+            -5.0,
+        );
     } else {
         s.add(Field::Email, Agreement::Different, None, -2.5);
     }
@@ -287,25 +383,49 @@ fn domain_names_company(org: &str, company: &str) -> bool {
     company.len() >= 4 && org.starts_with(company)
 }
 
-fn compare_company(lp: &PreparedPerson, rp: &PreparedPerson, freq: &Frequencies<'_>, s: &mut Scorer<'_>) {
+fn compare_company(
+    lp: &PreparedPerson,
+    rp: &PreparedPerson,
+    freq: &Frequencies<'_>,
+    s: &mut Scorer<'_>,
+) {
     let (l, r) = (lp.get(COMPANY), rp.get(COMPANY));
     if l.is_empty() || r.is_empty() {
         // With the company on one side only, the other side's work email may still name it.
-        let (company, org) = if l.is_empty() { (r, lp.get(EMAIL_ORG)) } else { (l, rp.get(EMAIL_ORG)) };
+        let (company, org) = if l.is_empty() {
+            (r, lp.get(EMAIL_ORG))
+        } else {
+            (l, rp.get(EMAIL_ORG))
+        };
         if company.is_empty() || org.is_empty() {
             return;
         }
         if domain_names_company(org, company) {
-            s.add(Field::Company, Agreement::Equivalent, Some(Detail::EmailDomain), 4.0);
+            s.add(
+                Field::Company,
+                Agreement::Equivalent,
+                Some(Detail::EmailDomain),
+                4.0,
+            );
         } else {
-            s.add(Field::Company, Agreement::Different, Some(Detail::EmailDomain), -2.0);
+            s.add(
+                Field::Company,
+                Agreement::Different,
+                Some(Detail::EmailDomain),
+                -2.0,
+            );
         }
         return;
     }
     if l == r {
         // Sharing an employer says more at a small company than at one with thousands of contacts.
         let (w, common) = freq.agreement_weight(key(b'c', &[r]), 0.9, 1.0 / 1000.0, (2.0, 8.0));
-        s.add(Field::Company, Agreement::Exact, common.then_some(Detail::CommonValue), w);
+        s.add(
+            Field::Company,
+            Agreement::Exact,
+            common.then_some(Detail::CommonValue),
+            w,
+        );
     } else if l.len() >= 4 && (within_one_edit(l, r) || similarity(l, r) >= 0.92) {
         s.add(Field::Company, Agreement::Similar, Some(Detail::Typo), 5.0);
     } else if l.len().min(r.len()) >= 4 && (l.starts_with(r) || r.starts_with(l)) {

@@ -14,12 +14,14 @@ pub struct PersonName {
 
 /// Words that prefix a name but are not part of it.
 const HONORIFICS: &[&str] = &[
-    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "sig", "sigra", "dott", "dottssa",
-    "ing", "avv", "herr", "frau", "mme", "mlle", "sr", "sra", "srta", "dhr", "mevr",
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "sig", "sigra", "dott",
+    "dottssa", "ing", "avv", "herr", "frau", "mme", "mlle", "sr", "sra", "srta", "dhr", "mevr",
 ];
 
 /// Words that follow a name but are not part of it.
-const SUFFIXES: &[&str] = &["jr", "sr", "ii", "iii", "iv", "phd", "md", "mba", "esq", "jun", "sen"];
+const SUFFIXES: &[&str] = &[
+    "jr", "sr", "ii", "iii", "iv", "phd", "md", "mba", "esq", "jun", "sen",
+];
 
 /// Family-name particles: `van der Berg`, `de la Cruz`, `da Silva`, `di Stefano`.
 const PARTICLES: &[&str] = &[
@@ -31,8 +33,14 @@ impl PersonName {
     /// Builds the name from whichever of `first_name`, `last_name` and `full_name` are present;
     /// explicit first/last win, a full name fills whatever is missing.
     pub fn parse(first: Option<&str>, last: Option<&str>, full: Option<&str>) -> Self {
-        let first = first.map(fold).map(|f| strip_honorifics(&f)).unwrap_or_default();
-        let last = last.map(fold).map(|l| strip_suffixes(&l)).unwrap_or_default();
+        let first = first
+            .map(fold)
+            .map(|f| strip_honorifics(&f))
+            .unwrap_or_default();
+        let last = last
+            .map(fold)
+            .map(|l| strip_suffixes(&l))
+            .unwrap_or_default();
         if !first.is_empty() && !last.is_empty() {
             return Self { first, last };
         }
@@ -98,7 +106,10 @@ fn split_full(full: &str) -> (String, String) {
 const NICKNAMES: &[(&str, &[&str])] = &[
     ("abby", &["abigail"]),
     ("al", &["albert", "alan", "alfred", "alexander"]),
-    ("alex", &["alexander", "alexandra", "alessandro", "alejandro"]),
+    (
+        "alex",
+        &["alexander", "alexandra", "alessandro", "alejandro"],
+    ),
     ("andy", &["andrew"]),
     ("ben", &["benjamin"]),
     ("beppe", &["giuseppe"]),
@@ -110,7 +121,10 @@ const NICKNAMES: &[(&str, &[&str])] = &[
     ("bobby", &["robert"]),
     ("cathy", &["catherine", "katherine"]),
     ("charlie", &["charles"]),
-    ("chris", &["christopher", "christine", "christina", "christian"]),
+    (
+        "chris",
+        &["christopher", "christine", "christina", "christian"],
+    ),
     ("chuck", &["charles"]),
     ("dan", &["daniel"]),
     ("danny", &["daniel"]),
@@ -181,7 +195,10 @@ pub fn formal_names(given: &str) -> &'static [&'static str] {
 
 /// The listed nicknames of a formal given name (`robert` → `bob`, `bobby`, `rob`, `robbie`).
 pub fn nicknames_of(formal: &str) -> impl Iterator<Item = &'static str> {
-    NICKNAMES.iter().filter(move |(_, formals)| formals.contains(&formal)).map(|(nick, _)| *nick)
+    NICKNAMES
+        .iter()
+        .filter(move |(_, formals)| formals.contains(&formal))
+        .map(|(nick, _)| *nick)
 }
 
 /// One canonical spelling per given name for blocking: a nickname's first formal name, or the
@@ -205,7 +222,10 @@ mod tests {
     use super::*;
 
     fn name(first: &str, last: &str) -> PersonName {
-        PersonName { first: first.into(), last: last.into() }
+        PersonName {
+            first: first.into(),
+            last: last.into(),
+        }
     }
 
     #[test]
@@ -215,19 +235,46 @@ mod tests {
 
     #[test]
     fn explicit_fields_win() {
-        assert_eq!(PersonName::parse(Some("Dr. Ann"), Some("van der Berg"), None), name("ann", "van der berg"));
-        assert_eq!(PersonName::parse(Some("John"), Some("Smith Jr."), Some("x y")), name("john", "smith"));
+        assert_eq!(
+            PersonName::parse(Some("Dr. Ann"), Some("van der Berg"), None),
+            name("ann", "van der berg")
+        );
+        assert_eq!(
+            PersonName::parse(Some("John"), Some("Smith Jr."), Some("x y")),
+            name("john", "smith")
+        );
     }
 
     #[test]
     fn full_name_forms() {
-        assert_eq!(PersonName::parse(None, None, Some("Smith, John")), name("john", "smith"));
-        assert_eq!(PersonName::parse(None, None, Some("Mr John Smith")), name("john", "smith"));
-        assert_eq!(PersonName::parse(None, None, Some("Maria de la Cruz")), name("maria", "de la cruz"));
-        assert_eq!(PersonName::parse(None, None, Some("Mary Ann Jones")), name("mary ann", "jones"));
-        assert_eq!(PersonName::parse(None, None, Some("J. Smith")), name("j", "smith"));
-        assert_eq!(PersonName::parse(None, None, Some("Madonna")), name("", "madonna"));
-        assert_eq!(PersonName::parse(Some("Ann"), None, Some("Ann Lee")), name("ann", "lee"));
+        assert_eq!(
+            PersonName::parse(None, None, Some("Smith, John")),
+            name("john", "smith")
+        );
+        assert_eq!(
+            PersonName::parse(None, None, Some("Mr John Smith")),
+            name("john", "smith")
+        );
+        assert_eq!(
+            PersonName::parse(None, None, Some("Maria de la Cruz")),
+            name("maria", "de la cruz")
+        );
+        assert_eq!(
+            PersonName::parse(None, None, Some("Mary Ann Jones")),
+            name("mary ann", "jones")
+        );
+        assert_eq!(
+            PersonName::parse(None, None, Some("J. Smith")),
+            name("j", "smith")
+        );
+        assert_eq!(
+            PersonName::parse(None, None, Some("Madonna")),
+            name("", "madonna")
+        );
+        assert_eq!(
+            PersonName::parse(Some("Ann"), None, Some("Ann Lee")),
+            name("ann", "lee")
+        );
         assert!(PersonName::parse(None, None, Some(" , ")).is_empty());
     }
 

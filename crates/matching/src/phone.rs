@@ -33,17 +33,24 @@ impl Phone {
             Some(digits.clone())
         } else if let Some(rest) = digits.strip_prefix("00") {
             Some(rest.to_string())
-        } else if let Some(rest) = digits.strip_prefix("011").filter(|_| country.is_some_and(|c| c.calling_code == "1")) {
+        } else if let Some(rest) = digits
+            .strip_prefix("011")
+            .filter(|_| country.is_some_and(|c| c.calling_code == "1"))
+        {
             Some(rest.to_string())
         } else {
             country.map(|c| to_international(&digits, c))
         };
         match international {
-            Some(d) if (MIN_DIGITS..=MAX_DIGITS).contains(&d.len()) => d.parse().ok().map(Phone::International),
-            Some(_) => None,
-            None if (MIN_DIGITS..=MAX_DIGITS).contains(&digits.len()) => {
-                digits.trim_start_matches('0').parse().ok().map(Phone::National)
+            Some(d) if (MIN_DIGITS..=MAX_DIGITS).contains(&d.len()) => {
+                d.parse().ok().map(Phone::International)
             }
+            Some(_) => None,
+            None if (MIN_DIGITS..=MAX_DIGITS).contains(&digits.len()) => digits
+                .trim_start_matches('0')
+                .parse()
+                .ok()
+                .map(Phone::National),
             None => None,
         }
     }
@@ -68,7 +75,8 @@ impl Phone {
 fn to_international(national: &str, country: &Country) -> String {
     // A national number that already carries its calling code, e.g. "44 20 7946 0018" in the UK
     // or NANP's "1 212 …" written with the trunk 1.
-    let carries_code = national.starts_with(country.calling_code) && national.len() >= 10 + country.calling_code.len() - 1;
+    let carries_code = national.starts_with(country.calling_code)
+        && national.len() >= 10 + country.calling_code.len() - 1;
     let carries_code = carries_code && (country.calling_code != "1" || national.len() == 11);
     if carries_code {
         return national.to_string();
@@ -76,7 +84,9 @@ fn to_international(national: &str, country: &Country) -> String {
     let rest = if country.trunk_prefix.is_empty() {
         national
     } else {
-        national.strip_prefix(country.trunk_prefix).unwrap_or(national)
+        national
+            .strip_prefix(country.trunk_prefix)
+            .unwrap_or(national)
     };
     format!("{}{rest}", country.calling_code)
 }
@@ -131,7 +141,10 @@ mod tests {
     fn unknown_country_keeps_national_digits() {
         let p = Phone::parse("020 7946 0018", None);
         assert_eq!(p, Some(Phone::National(2079460018)));
-        assert_eq!(p.map(Phone::tail), Phone::parse("+44 20 7946 0018", None).map(Phone::tail));
+        assert_eq!(
+            p.map(Phone::tail),
+            Phone::parse("+44 20 7946 0018", None).map(Phone::tail)
+        );
     }
 
     #[test]

@@ -8,7 +8,12 @@ pub fn canonical(raw: &str) -> Option<String> {
     let s = s.split(['?', '#']).next().unwrap_or("");
     let (host, path) = s.split_once('/').unwrap_or((s, ""));
     let host = host.rsplit('@').next().unwrap_or(host);
-    let host = host.split(':').next().unwrap_or(host).trim_end_matches('.').to_ascii_lowercase();
+    let host = host
+        .split(':')
+        .next()
+        .unwrap_or(host)
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     let host = host.strip_prefix("www.").unwrap_or(&host);
     let host = linkedin_host(host).unwrap_or(host);
     if host.is_empty() || !host.contains('.') {
@@ -38,7 +43,11 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -72,12 +81,18 @@ mod tests {
 
     #[test]
     fn percent_encoding_is_decoded() {
-        assert_eq!(canonical("https://it.linkedin.com/in/nicol%C3%B2-rossi"), Some("linkedin.com/in/nicolò-rossi".into()));
+        assert_eq!(
+            canonical("https://it.linkedin.com/in/nicol%C3%B2-rossi"),
+            Some("linkedin.com/in/nicolò-rossi".into())
+        );
     }
 
     #[test]
     fn other_networks_keep_their_path() {
-        assert_eq!(canonical("https://www.xing.com/profile/Max_Mustermann/"), Some("xing.com/profile/max_mustermann".into()));
+        assert_eq!(
+            canonical("https://www.xing.com/profile/Max_Mustermann/"),
+            Some("xing.com/profile/max_mustermann".into())
+        );
         assert_eq!(canonical("https://linkedin.com/"), None);
         assert_eq!(canonical("not a url"), None);
     }

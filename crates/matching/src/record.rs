@@ -97,11 +97,17 @@ mod tests {
 
     #[test]
     fn reads_partial_and_loosely_typed_records() {
-        let p: PersonRecord = serde_json::from_str(r#"{"id":42,"email":"a@b.co","phone":null,"city":"  ","x":1}"#).unwrap();
+        let p: PersonRecord =
+            serde_json::from_str(r#"{"id":42,"email":"a@b.co","phone":null,"city":"  ","x":1}"#)
+                .unwrap();
         assert_eq!(p.id, "42");
         assert_eq!(p.email.as_deref(), Some("a@b.co"));
         assert_eq!((p.phone, p.city), (None, None));
-        let c: CompanyRecord = serde_json::from_str(r#"{"id":"c1","employees":250,"postal_code":20121}"#).unwrap();
-        assert_eq!((c.employees.as_deref(), c.postal_code.as_deref()), (Some("250"), Some("20121")));
+        let c: CompanyRecord =
+            serde_json::from_str(r#"{"id":"c1","employees":250,"postal_code":20121}"#).unwrap();
+        assert_eq!(
+            (c.employees.as_deref(), c.postal_code.as_deref()),
+            (Some("250"), Some("20121"))
+        );
     }
 }

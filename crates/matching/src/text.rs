@@ -93,14 +93,17 @@ pub fn compact(folded: &str) -> String {
 
 /// Equal once spaces are ignored: `van der berg` and `vanderberg`.
 pub fn same_ignoring_spaces(a: &str, b: &str) -> bool {
-    a.chars().filter(|c| *c != ' ').eq(b.chars().filter(|c| *c != ' '))
+    a.chars()
+        .filter(|c| *c != ' ')
+        .eq(b.chars().filter(|c| *c != ' '))
 }
 
 /// Every word of the shorter value (at least one of three letters or more) is a word of the
 /// longer: `garcia` in `garcia lopez`.
 pub fn words_contained(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    short.split(' ').any(|w| w.len() >= 3) && short.split(' ').all(|w| long.split(' ').any(|l| l == w))
+    short.split(' ').any(|w| w.len() >= 3)
+        && short.split(' ').all(|w| long.split(' ').any(|l| l == w))
 }
 
 /// Jaro-Winkler similarity of two folded strings, 0.0 to 1.0.
@@ -122,7 +125,8 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
     let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let (ra, rb) = (&a[prefix..], &b[prefix..]);
     if la == lb {
-        ra[1..] == rb[1..] || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
+        ra[1..] == rb[1..]
+            || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
     } else if la > lb {
         ra[1..] == *rb
     } else {
