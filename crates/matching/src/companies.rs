@@ -1,0 +1,293 @@
+//! Companies ↔ CRM accounts: preparing a company, its blocking keys, and the field-by-field
+//! comparison (website domain, name without legal form, location, phone).
+
+use crate::company_name::{CompanyName, domain_label, registrable_domain};
+use crate::country;
+use crate::explain::{Agreement, Detail, Field, FieldEvidence};
+use crate::fields::{Packed, Scorer, postal_code, street};
+use crate::index::{Entity, Frequencies, MatchConfig, MatchIndex};
+use crate::keys::{key, key_u64};
+use crate::phone::Phone;
+use crate::record::CompanyRecord;
+use crate::text::{compact, fold, similarity, within_one_edit};
+
+/// The index of CRM accounts that workspace companies are matched against.
+pub type CompanyIndex = MatchIndex<Companies>;
+
+/// Marker type: companies as an [`Entity`].
+pub struct Companies;
+
+const NAME: usize = 0;
+const CORE: usize = 1;
+const DOMAIN: usize = 2;
+const STREET: usize = 3;
+const CITY: usize = 4;
+const POSTAL: usize = 5;
+const REGION: usize = 6;
+const COUNTRY: usize = 7;
+const INDUSTRY: usize = 8;
+
+/// A company normalised for matching.
+pub struct PreparedCompany {
+    text: Packed<9>,
+    phone: Option<Phone>,
+    employees: Option<u32>,
+}
+
+impl PreparedCompany {
+    fn get(&self, i: usize) -> &str {
+        self.text.get(i)
+    }
+
+    fn core_compact(&self) -> String {
+        compact(self.get(CORE))
+    }
+}
+
+pub fn prepare_company(r: &CompanyRecord) -> PreparedCompany {
+    let name = r
+        .name
+        .as_deref()
+        .map(CompanyName::parse)
+        .unwrap_or_default();
+    let domain = r
+        .website
+        .as_deref()
+        .and_then(registrable_domain)
+        .unwrap_or_default();
+    let opt = |v: &Option<String>, f: fn(&str) -> String| v.as_deref().map(f).unwrap_or_default();
+    let cap = |mut s: String| {
+        crate::text::truncate_at_char(&mut s, crate::text::MAX_FIELD_BYTES);
+        s
+    };
+    let text = Packed::new([
+        &cap(name.full),
+        &cap(name.core),
+        &cap(domain),
+        &cap(opt(&r.street, street)),
+        &cap(opt(&r.city, fold)),
+        &cap(opt(&r.postal_code, postal_code)),
+        &cap(opt(&r.region, fold)),
+        &cap(opt(&r.country, country::normalise)),
+        &cap(opt(&r.industry, fold)),
+    ]);
+    let phone = r
+        .phone
+        .as_deref()
+        .and_then(|p| Phone::parse(p, r.country.as_deref()));
+    let employees = r.employees.as_deref().and_then(|e| {
+        let digits: String = e
+            .trim()
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+            .filter(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    });
+    PreparedCompany {
+        text,
+        phone,
+        employees,
+    }
+}
+
+impl Entity for Companies {
+    type Record = CompanyRecord;
+    type Prepared = PreparedCompany;
+
+    fn id(record: &CompanyRecord) -> &str {
+        &record.id
+    }
+
+    fn prepare(record: &CompanyRecord) -> PreparedCompany {
+        prepare_company(record)
+    }
+
+    fn block_keys(p: &PreparedCompany, out: &mut Vec<u64>) {
+        let domain = p.get(DOMAIN);
+        if !domain.is_empty() {
+            out.push(key(b'D', &[domain]));
+            out.push(key(b'd', &[domain_label(domain)]));
+        }
+        let core = p.core_compact();
+        if !core.is_empty() {
+            out.push(key(b'N', &[&core]));
+            // Name prefix within a country catches typos late in the name.
+            out.push(key(b'X', &[core.get(..5).unwrap_or(&core), p.get(COUNTRY)]));
+            // Sorted words catch reordered names.
+            let mut words: Vec<&str> = p.get(CORE).split(' ').collect();
+            if words.len() > 1 {
+                words.sort_unstable();
+                out.push(key(b'S', &[&words.concat()]));
+            }
+            // The longest word within a country catches typos early in the name.
+            if let Some(longest) = p
+                .get(CORE)
+                .split(' ')
+                .filter(|w| w.len() >= 4)
+                .max_by_key(|w| (w.len(), *w))
+            {
+                out.push(key(b'W', &[longest, p.get(COUNTRY)]));
+            }
+        }
+        if let Some(phone) = p.phone {
+            out.push(key_u64(b'P', phone.tail()));
+        }
+    }
+
+    fn frequency_keys(p: &PreparedCompany, out: &mut Vec<u64>) {
+        let core = p.core_compact();
+        if !core.is_empty() {
+            out.push(key(b'n', &[&core]));
+        }
+    }
+
+    fn compare(
+        l: &PreparedCompany,
+        r: &PreparedCompany,
+        freq: &Frequencies<'_>,
+        out: &mut Vec<FieldEvidence>,
+    ) -> f32 {
+        let mut s = Scorer { out, score: 0.0 };
+        compare_names(l, r, freq, &mut s);
+        match (l.get(DOMAIN), r.get(DOMAIN)) {
+            ("", "") => {}
+            // With a website on one side only, it may still spell the other side's name.
+            (d, "") => website_names(d, l, r, &mut s),
+            ("", d) => website_names(d, r, l, &mut s),
+            (a, b) if a == b => s.add(Field::Website, Agreement::Exact, None, 10.0),
+            (a, b) if domain_label(a) == domain_label(b) => s.add(
+                Field::Website,
+                Agreement::Equivalent,
+                Some(Detail::DomainAlias),
+                5.0,
+            ),
+            _ => s.add(Field::Website, Agreement::Different, None, -3.0),
+        }
+        s.phone(l.phone, r.phone, (8.0, 6.0, -1.0));
+        s.text(
+            Field::Street,
+            l.get(STREET),
+            r.get(STREET),
+            (3.0, 2.0, -0.5),
+        );
+        s.text(Field::City, l.get(CITY), r.get(CITY), (2.0, 1.5, -1.5));
+        s.text(
+            Field::PostalCode,
+            l.get(POSTAL),
+            r.get(POSTAL),
+            (2.5, 1.0, -1.0),
+        );
+        s.text(
+            Field::Region,
+            l.get(REGION),
+            r.get(REGION),
+            (0.5, 0.3, -0.5),
+        );
+        match (l.get(COUNTRY), r.get(COUNTRY)) {
+            ("", _) | (_, "") => {}
+            (a, b) if a == b => s.add(Field::Country, Agreement::Exact, None, 1.0),
+            _ => s.add(Field::Country, Agreement::Different, None, -4.0),
+        }
+        s.text(
+            Field::Industry,
+            l.get(INDUSTRY),
+            r.get(INDUSTRY),
+            (0.5, 0.3, -0.3),
+        );
+        if let (Some(a), Some(b)) = (l.employees, r.employees) {
+            let ratio = a.max(b) as f32 / a.min(b).max(1) as f32;
+            if ratio <= 1.5 {
+                s.add(Field::Employees, Agreement::Similar, None, 0.5);
+            } else if ratio >= 3.0 {
+                s.add(Field::Employees, Agreement::Different, None, -0.5);
+            }
+        }
+        s.score
+    }
+
+    fn default_config() -> MatchConfig {
+        MatchConfig {
+            threshold: 0.95,
+            prior_bits: 8.5,
+            max_block: 500,
+        }
+    }
+}
+
+/// A website on one side that spells the other side's name. Only counted when the names differ
+/// (a typo in one), since with equal names it would count the same agreement twice.
+fn website_names(
+    domain: &str,
+    owner: &PreparedCompany,
+    other: &PreparedCompany,
+    s: &mut Scorer<'_>,
+) {
+    if owner.core_compact() == other.core_compact() {
+        return;
+    }
+    let label: String = domain_label(domain).chars().filter(|c| *c != '-').collect();
+    if label.len() >= 4 && (label == other.core_compact() || label == compact(other.get(NAME))) {
+        s.add(
+            Field::Website,
+            Agreement::Equivalent,
+            Some(Detail::NameDomain),
+            5.0,
+        );
+    }
+}
+
+fn compare_names(
+    l: &PreparedCompany,
+    r: &PreparedCompany,
+    freq: &Frequencies<'_>,
+    s: &mut Scorer<'_>,
+) {
+    let (lc, rc) = (l.core_compact(), r.core_compact());
+    if lc.is_empty() || rc.is_empty() {
+        return;
+    }
+    // A distinctive name can carry a match with one more agreeing field (the country); a name
+    // alone never does.
+    let exact = || freq.agreement_weight(key(b'n', &[&rc]), 0.95, 1.0 / 20000.0, (2.0, 12.0));
+    if lc == rc {
+        let (w, common) = exact();
+        let agreement = if l.get(NAME) == r.get(NAME) {
+            Agreement::Exact
+        } else {
+            Agreement::Equivalent
+        };
+        s.add(
+            Field::Name,
+            agreement,
+            common.then_some(Detail::CommonValue),
+            w,
+        );
+        return;
+    }
+    let sorted = |p: &PreparedCompany| {
+        let mut w: Vec<&str> = p.get(CORE).split(' ').collect();
+        w.sort_unstable();
+        w.concat()
+    };
+    if sorted(l) == sorted(r) {
+        s.add(
+            Field::Name,
+            Agreement::Equivalent,
+            Some(Detail::Reordered),
+            exact().0 - 1.0,
+        );
+    } else if lc.len() >= 5 && (within_one_edit(&lc, &rc) || similarity(&lc, &rc) >= 0.95) {
+        s.add(Field::Name, Agreement::Similar, Some(Detail::Typo), 5.0);
+    } else if contains_words(l.get(CORE), r.get(CORE)) || contains_words(r.get(CORE), l.get(CORE)) {
+        s.add(Field::Name, Agreement::Partial, None, 2.0);
+    } else {
+        s.add(Field::Name, Agreement::Different, None, -5.0);
+    }
+}
+
+/// Every word of `short` (at least one of four letters or more) appears in `long`.
+fn contains_words(short: &str, long: &str) -> bool {
+    let lw: Vec<&str> = long.split(' ').collect();
+    short.split(' ').any(|w| w.len() >= 4) && short.split(' ').all(|w| lw.contains(&w))
+}

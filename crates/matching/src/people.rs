@@ -1,0 +1,437 @@
+//! People ↔ CRM contacts/leads: preparing a person, the blocking keys that find candidates, and
+//! the field-by-field comparison with its weights.
+
+use crate::company_name::{CompanyName, domain_label, registrable_domain};
+use crate::email::{Email, is_free_mail};
+use crate::explain::{Agreement, Detail, Field, FieldEvidence};
+use crate::fields::{Packed, Scorer, postal_code, street, title};
+use crate::index::{Entity, Frequencies, MatchConfig, MatchIndex};
+use crate::keys::{key, key_u64};
+use crate::person_name::{PersonName, canonical_given, nickname_equivalent};
+use crate::phone::Phone;
+use crate::record::PersonRecord;
+use crate::text::{
+    compact, fold, same_ignoring_spaces, similarity, within_one_edit, words_contained,
+};
+use crate::{country, profile_url};
+
+/// The index of CRM contacts/leads that workspace people are matched against.
+pub type PeopleIndex = MatchIndex<People>;
+
+/// Marker type: people as an [`Entity`].
+pub struct People;
+
+const FIRST: usize = 0;
+const GIVEN: usize = 1;
+const LAST: usize = 2;
+const EMAIL: usize = 3;
+const URL: usize = 4;
+const COMPANY: usize = 5;
+const TITLE: usize = 6;
+const STREET: usize = 7;
+const CITY: usize = 8;
+const POSTAL: usize = 9;
+const REGION: usize = 10;
+const COUNTRY: usize = 11;
+/// The employer an email domain names: `acme` for `ann@mail.acme.co.uk`; empty for free mail.
+const EMAIL_ORG: usize = 12;
+
+/// A person normalised for matching.
+pub struct PreparedPerson {
+    text: Packed<13>,
+    phone: Option<Phone>,
+}
+
+impl PreparedPerson {
+    fn get(&self, i: usize) -> &str {
+        self.text.get(i)
+    }
+
+    /// First given-name token, e.g. `mary` of `mary ann`.
+    fn given(&self) -> &str {
+        self.get(FIRST).split(' ').next().unwrap_or("")
+    }
+
+    fn email(&self) -> Option<(&str, &str)> {
+        self.get(EMAIL).rsplit_once('@')
+    }
+}
+
+pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
+    let name = PersonName::parse(
+        r.first_name.as_deref(),
+        r.last_name.as_deref(),
+        r.full_name.as_deref(),
+    );
+    let given = canonical_given(name.given()).to_string();
+    let email = r.email.as_deref().and_then(Email::parse);
+    let email_org = email
+        .as_ref()
+        .filter(|e| !is_free_mail(e.domain()))
+        .and_then(|e| registrable_domain(e.domain()))
+        .map(|d| domain_label(&d).replace('-', ""))
+        .unwrap_or_default();
+    let email = email.map(|e| e.address).unwrap_or_default();
+    let url = r
+        .profile_url
+        .as_deref()
+        .and_then(profile_url::canonical)
+        .unwrap_or_default();
+    let company = r
+        .company
+        .as_deref()
+        .map(|c| compact(&CompanyName::parse(c).core))
+        .unwrap_or_default();
+    let country = r
+        .country
+        .as_deref()
+        .map(country::normalise)
+        .unwrap_or_default();
+    let opt = |v: &Option<String>, f: fn(&str) -> String| v.as_deref().map(f).unwrap_or_default();
+    let text = Packed::new([
+        &cap(name.first),
+        &cap(given),
+        &cap(name.last),
+        &cap(email),
+        &cap(url),
+        &cap(company),
+        &cap(opt(&r.title, title)),
+        &cap(opt(&r.street, street)),
+        &cap(opt(&r.city, fold)),
+        &cap(opt(&r.postal_code, postal_code)),
+        &cap(opt(&r.region, fold)),
+        &cap(country),
+        &cap(email_org),
+    ]);
+    let phone = r
+        .phone
+        .as_deref()
+        .and_then(|p| Phone::parse(p, r.country.as_deref()));
+    PreparedPerson { text, phone }
+}
+
+fn cap(mut s: String) -> String {
+    crate::text::truncate_at_char(&mut s, crate::text::MAX_FIELD_BYTES);
+    s
+}
+
+impl Entity for People {
+    type Record = PersonRecord;
+    type Prepared = PreparedPerson;
+
+    fn id(record: &PersonRecord) -> &str {
+        &record.id
+    }
+
+    fn prepare(record: &PersonRecord) -> PreparedPerson {
+        prepare_person(record)
+    }
+
+    fn block_keys(p: &PreparedPerson, out: &mut Vec<u64>) {
+        let given = p.get(GIVEN);
+        let last_compact = compact(p.get(LAST));
+        let last = last_compact.as_str();
+        if !p.get(EMAIL).is_empty() {
+            out.push(key(b'E', &[p.get(EMAIL)]));
+        }
+        if let Some((local, _)) = p.email()
+            && local.len() >= 3
+            && !crate::email::is_role_local(local)
+        {
+            out.push(key(b'M', &[local]));
+        }
+        if !p.get(URL).is_empty() {
+            out.push(key(b'U', &[p.get(URL)]));
+        }
+        if let Some(phone) = p.phone {
+            out.push(key_u64(b'P', phone.tail()));
+        }
+        if !last.is_empty() {
+            let initial = given.get(..1).unwrap_or("");
+            out.push(key(b'A', &[last, initial]));
+        }
+        if !last.is_empty() {
+            // Consonant skeleton: survives vowel typos and doubled letters ("withoof", "withof").
+            let initial = given.get(..1).unwrap_or("");
+            out.push(key(b'K', &[&skeleton(last), initial]));
+        }
+        if !given.is_empty() && !last.is_empty() {
+            // Order-free, so a swapped first/last name lands in the same block.
+            let (a, b) = if given <= last {
+                (given, last)
+            } else {
+                (last, given)
+            };
+            out.push(key(b'B', &[a, b]));
+        }
+        if !given.is_empty() && !p.get(COMPANY).is_empty() {
+            // Catches a mistyped family name when the company agrees.
+            out.push(key(b'C', &[given, p.get(COMPANY)]));
+        }
+    }
+
+    fn frequency_keys(p: &PreparedPerson, out: &mut Vec<u64>) {
+        if !p.get(LAST).is_empty() {
+            out.push(key(b'l', &[&compact(p.get(LAST))]));
+        }
+        if !p.get(GIVEN).is_empty() {
+            out.push(key(b'f', &[p.get(GIVEN)]));
+        }
+        if !p.get(COMPANY).is_empty() {
+            out.push(key(b'c', &[p.get(COMPANY)]));
+        }
+    }
+
+    fn compare(
+        l: &PreparedPerson,
+        r: &PreparedPerson,
+        freq: &Frequencies<'_>,
+        out: &mut Vec<FieldEvidence>,
+    ) -> f32 {
+        let mut s = Scorer { out, score: 0.0 };
+        compare_names(l, r, freq, &mut s);
+        compare_email(l, r, &mut s);
+        match (l.get(URL), r.get(URL)) {
+            ("", _) | (_, "") => {}
+            (a, b) if a == b => s.add(Field::ProfileUrl, Agreement::Exact, None, 16.0),
+            _ => s.add(Field::ProfileUrl, Agreement::Different, None, -8.0),
+        }
+        s.phone(l.phone, r.phone, (9.0, 7.0, -1.0));
+        compare_company(l, r, freq, &mut s);
+        s.words(Field::Title, l.get(TITLE), r.get(TITLE), (2.0, 1.0, -0.5));
+        s.text(
+            Field::Street,
+            l.get(STREET),
+            r.get(STREET),
+            (3.0, 2.0, -0.5),
+        );
+        s.text(Field::City, l.get(CITY), r.get(CITY), (2.0, 1.5, -2.0));
+        s.text(
+            Field::PostalCode,
+            l.get(POSTAL),
+            r.get(POSTAL),
+            (3.0, 1.0, -1.0),
+        );
+        s.text(
+            Field::Region,
+            l.get(REGION),
+            r.get(REGION),
+            (0.5, 0.3, -0.5),
+        );
+        match (l.get(COUNTRY), r.get(COUNTRY)) {
+            ("", _) | (_, "") => {}
+            (a, b) if a == b => s.add(Field::Country, Agreement::Exact, None, 0.5),
+            _ => s.add(Field::Country, Agreement::Different, None, -3.0),
+        }
+        s.score
+    }
+
+    fn default_config() -> MatchConfig {
+        MatchConfig {
+            threshold: 0.95,
+            prior_bits: 12.0,
+            max_block: 500,
+        }
+    }
+}
+
+fn skeleton(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s
+        .chars()
+        .filter(|c| !matches!(c, 'a' | 'e' | 'i' | 'o' | 'u' | 'y'))
+    {
+        if !out.ends_with(c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+type Comparison = (Agreement, Option<Detail>, f32);
+
+/// Caps on what agreeing names can add. Together they stay below what a match needs (about 16
+/// bits at the default threshold), so a name alone, however rare, never makes a match: some
+/// other field has to agree too.
+const LAST_NAME_MAX: f32 = 9.0;
+const FIRST_NAME_MAX: f32 = 6.0;
+
+fn compare_last(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
+    if same_ignoring_spaces(l, r) {
+        let (w, common) = freq.agreement_weight(
+            key(b'l', &[&compact(r)]),
+            0.95,
+            1.0 / 5000.0,
+            (3.0, LAST_NAME_MAX),
+        );
+        (Agreement::Exact, common.then_some(Detail::CommonValue), w)
+    } else if l.len() >= 4 && within_one_edit(&compact(l), &compact(r)) {
+        (Agreement::Similar, Some(Detail::Typo), 5.0)
+    } else if words_contained(l, r) {
+        // A double surname written in full on one side only: "garcia lopez" and "garcia".
+        (Agreement::Partial, None, 3.0)
+    } else {
+        (Agreement::Different, None, -6.0)
+    }
+}
+
+fn compare_given(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
+    let exact_weight = || {
+        freq.agreement_weight(
+            key(b'f', &[canonical_given(r)]),
+            0.95,
+            1.0 / 300.0,
+            (2.0, FIRST_NAME_MAX),
+        )
+    };
+    if l == r {
+        let (w, common) = exact_weight();
+        (Agreement::Exact, common.then_some(Detail::CommonValue), w)
+    } else if nickname_equivalent(l, r) {
+        (
+            Agreement::Equivalent,
+            Some(Detail::Nickname),
+            exact_weight().0 - 0.5,
+        )
+    } else if (l.len() == 1 || r.len() == 1) && l.get(..1) == r.get(..1) {
+        (Agreement::Partial, Some(Detail::Initial), 1.0)
+    } else if l.len() >= 4 && within_one_edit(l, r) {
+        (Agreement::Similar, Some(Detail::Typo), 3.0)
+    } else {
+        (Agreement::Different, None, -4.0)
+    }
+}
+
+fn compare_names(
+    l: &PreparedPerson,
+    r: &PreparedPerson,
+    freq: &Frequencies<'_>,
+    s: &mut Scorer<'_>,
+) {
+    let (lg, ll, rg, rl) = (l.given(), l.get(LAST), r.given(), r.get(LAST));
+    let direct_last = (!ll.is_empty() && !rl.is_empty()).then(|| compare_last(ll, rl, freq));
+    let direct_given = (!lg.is_empty() && !rg.is_empty()).then(|| compare_given(lg, rg, freq));
+    let total = |c: &[Option<Comparison>]| c.iter().flatten().map(|c| c.2).sum::<f32>();
+    let direct = [direct_last, direct_given];
+    let mut chosen = direct;
+    let mut detail_override = None;
+    if direct.iter().flatten().any(|c| c.0 == Agreement::Different)
+        && !lg.is_empty()
+        && !ll.is_empty()
+        && !rg.is_empty()
+        && !rl.is_empty()
+    {
+        // Family and given name swapped on one side ("Smith John").
+        let swapped = [
+            Some(compare_last(lg, rl, freq)),
+            Some(compare_given(ll, rg, freq)),
+        ];
+        const SWAP_PENALTY: f32 = 1.0;
+        if total(&swapped) - SWAP_PENALTY > total(&direct) {
+            chosen = swapped;
+            detail_override = Some(Detail::Reordered);
+            s.score -= SWAP_PENALTY;
+        }
+    }
+    for (field, c) in [(Field::LastName, chosen[0]), (Field::FirstName, chosen[1])] {
+        if let Some((agreement, detail, weight)) = c {
+            s.add(field, agreement, detail_override.or(detail), weight);
+        }
+    }
+}
+
+fn compare_email(l: &PreparedPerson, r: &PreparedPerson, s: &mut Scorer<'_>) {
+    let (Some((ll, ld)), Some((rl, rd))) = (l.email(), r.email()) else {
+        return;
+    };
+    let role = crate::email::is_role_local(ll) || crate::email::is_role_local(rl);
+    if ll == rl && ld == rd {
+        if role {
+            s.add(
+                Field::Email,
+                Agreement::Exact,
+                Some(Detail::RoleMailbox),
+                3.0,
+            );
+        } else {
+            s.add(Field::Email, Agreement::Exact, None, 14.0);
+        }
+    } else if ll == rl && !role && ll.len() >= 4 {
+        // Local parts are mostly built from the name, which already counted.
+        s.add(
+            Field::Email,
+            Agreement::Similar,
+            Some(Detail::SameLocalPart),
+            1.0,
+        );
+    } else if ld == rd && !is_free_mail(ld) {
+        // Two mailboxes at one organisation are usually two colleagues.
+        s.add(
+            Field::Email,
+            Agreement::Different,
+            Some(Detail::SameDomain),
+            -5.0,
+        );
+    } else {
+        s.add(Field::Email, Agreement::Different, None, -2.5);
+    }
+}
+
+/// Whether an email's domain names this company: `lomarese.it` for Lomarese, `acme-group.com`
+/// for Acme.
+fn domain_names_company(org: &str, company: &str) -> bool {
+    company.len() >= 4 && org.starts_with(company)
+}
+
+fn compare_company(
+    lp: &PreparedPerson,
+    rp: &PreparedPerson,
+    freq: &Frequencies<'_>,
+    s: &mut Scorer<'_>,
+) {
+    let (l, r) = (lp.get(COMPANY), rp.get(COMPANY));
+    if l.is_empty() || r.is_empty() {
+        // With the company on one side only, the other side's work email may still name it.
+        let (company, org) = if l.is_empty() {
+            (r, lp.get(EMAIL_ORG))
+        } else {
+            (l, rp.get(EMAIL_ORG))
+        };
+        if company.is_empty() || org.is_empty() {
+            return;
+        }
+        if domain_names_company(org, company) {
+            s.add(
+                Field::Company,
+                Agreement::Equivalent,
+                Some(Detail::EmailDomain),
+                4.0,
+            );
+        } else {
+            s.add(
+                Field::Company,
+                Agreement::Different,
+                Some(Detail::EmailDomain),
+                -2.0,
+            );
+        }
+        return;
+    }
+    if l == r {
+        // Sharing an employer says more at a small company than at one with thousands of contacts.
+        let (w, common) = freq.agreement_weight(key(b'c', &[r]), 0.9, 1.0 / 1000.0, (2.0, 8.0));
+        s.add(
+            Field::Company,
+            Agreement::Exact,
+            common.then_some(Detail::CommonValue),
+            w,
+        );
+    } else if l.len() >= 4 && (within_one_edit(l, r) || similarity(l, r) >= 0.92) {
+        s.add(Field::Company, Agreement::Similar, Some(Detail::Typo), 5.0);
+    } else if l.len().min(r.len()) >= 4 && (l.starts_with(r) || r.starts_with(l)) {
+        s.add(Field::Company, Agreement::Partial, None, 1.5);
+    } else {
+        // Mostly a different person; sometimes the same one after a job change.
+        s.add(Field::Company, Agreement::Different, None, -3.0);
+    }
+}

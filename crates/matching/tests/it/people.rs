@@ -1,0 +1,229 @@
+use matching::{Agreement, Detail, Field, MatchOutcome, Method, PeopleIndex, PersonRecord};
+
+use crate::person;
+
+fn with(mut p: PersonRecord, f: impl FnOnce(&mut PersonRecord)) -> PersonRecord {
+    f(&mut p);
+    p
+}
+
+fn index(records: &[PersonRecord]) -> PeopleIndex {
+    let mut index = PeopleIndex::default();
+    for r in records {
+        index.upsert(r);
+    }
+    index
+}
+
+fn evidence(outcome: &MatchOutcome, field: Field) -> Option<(Agreement, Option<Detail>)> {
+    match outcome {
+        MatchOutcome::Matched { explanation, .. } => explanation
+            .fields
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| (e.agreement, e.detail)),
+        _ => None,
+    }
+}
+
+#[test]
+fn email_is_an_exact_key_despite_case_and_plus_tag() {
+    let crm = index(&[
+        with(person("c1", "Robert", "Jones"), |p| {
+            p.email = Some("robert.jones@acme.com".into())
+        }),
+        person("c2", "Robert", "Jones"),
+    ]);
+    let lead = with(person("l1", "Bob", "Jones"), |p| {
+        p.email = Some("Robert.Jones+news@ACME.com".into())
+    });
+    let outcome = crm.best_match(&lead);
+    assert_eq!(outcome.matched_id(), Some("c1"));
+    let MatchOutcome::Matched {
+        explanation,
+        confidence,
+        ..
+    } = &outcome
+    else {
+        unreachable!()
+    };
+    assert_eq!(explanation.method, Method::ExactKey);
+    assert!(*confidence > 0.99);
+    assert_eq!(
+        evidence(&outcome, Field::FirstName),
+        Some((Agreement::Equivalent, Some(Detail::Nickname)))
+    );
+}
+
+#[test]
+fn profile_url_is_an_exact_key_across_spellings() {
+    let crm = index(&[with(person("c1", "Ann", "Lee"), |p| {
+        p.profile_url = Some("https://www.linkedin.com/in/ann-lee-42/".into())
+    })]);
+    let lead = with(person("l1", "Ann", "Lee"), |p| {
+        p.profile_url = Some("uk.linkedin.com/in/Ann-Lee-42?trk=x".into())
+    });
+    assert_eq!(crm.best_match(&lead).matched_id(), Some("c1"));
+}
+
+#[test]
+fn scored_match_on_name_company_and_city_with_accents_and_order() {
+    let crm = index(&[with(person("c1", "José", "García López"), |p| {
+        p.company = Some("Construcciones Pérez S.A.".into());
+        p.city = Some("Sevilla".into());
+    })]);
+    let lead = PersonRecord {
+        id: "l1".into(),
+        full_name: Some("GARCIA LOPEZ, Jose".into()),
+        company: Some("Construcciones Perez".into()),
+        city: Some("SEVILLA".into()),
+        ..Default::default()
+    };
+    let outcome = crm.best_match(&lead);
+    assert_eq!(outcome.matched_id(), Some("c1"), "{outcome:?}");
+    assert_eq!(
+        evidence(&outcome, Field::Company).map(|e| e.0),
+        Some(Agreement::Exact)
+    );
+}
+
+#[test]
+fn a_translated_name_is_not_a_nickname() {
+    let crm = index(&[with(person("c1", "Giovanni", "Rossi"), |p| {
+        p.company = Some("Rossi Srl".into())
+    })]);
+    let lead = with(person("l1", "John", "Rossi"), |p| {
+        p.company = Some("Rossi".into())
+    });
+    assert_eq!(crm.best_match(&lead), MatchOutcome::NoMatch);
+}
+
+#[test]
+fn a_name_alone_is_never_enough() {
+    let crm = index(&[person("c1", "Xanthippe", "Oduya")]);
+    assert_eq!(
+        crm.best_match(&person("l1", "Xanthippe", "Oduya")),
+        MatchOutcome::NoMatch
+    );
+    // One more agreeing field is.
+    let crm = index(&[with(person("c1", "Xanthippe", "Oduya"), |p| {
+        p.city = Some("Lagos".into())
+    })]);
+    let lead = with(person("l1", "Xanthippe", "Oduya"), |p| {
+        p.city = Some("Lagos".into())
+    });
+    assert_eq!(crm.best_match(&lead).matched_id(), Some("c1"));
+}
+
+#[test]
+fn namesakes_at_one_company_are_left_ambiguous() {
+    let smith = |id| {
+        with(person(id, "John", "Smith"), |p| {
+            p.company = Some("Acme Inc".into())
+        })
+    };
+    let crm = index(&[smith("c1"), smith("c2")]);
+    match crm.best_match(&smith("l1")) {
+        MatchOutcome::Ambiguous { candidates } => {
+            let mut ids: Vec<&str> = candidates.iter().map(|c| c.right_id.as_str()).collect();
+            ids.sort();
+            assert_eq!(ids, ["c1", "c2"]);
+            assert!(candidates.iter().all(|c| c.confidence < 0.6));
+        }
+        other => panic!("expected ambiguous, got {other:?}"),
+    }
+}
+
+#[test]
+fn another_mailbox_at_the_same_company_counts_against() {
+    let crm = index(&[with(person("c1", "Anna", "Berg"), |p| {
+        p.email = Some("anna.berg@acme.com".into());
+        p.company = Some("Acme".into());
+    })]);
+    let without_email = with(person("l1", "Anna", "Berg"), |p| {
+        p.company = Some("Acme".into())
+    });
+    let other_mailbox = with(without_email.clone(), |p| {
+        p.email = Some("anna.berg2@acme.com".into())
+    });
+    let score = |o: &MatchOutcome| match o {
+        MatchOutcome::Matched { explanation, .. } => explanation.score,
+        other => panic!("{other:?}"),
+    };
+    let (plain, other) = (
+        crm.best_match(&without_email),
+        crm.best_match(&other_mailbox),
+    );
+    assert_eq!(
+        evidence(&other, Field::Email),
+        Some((Agreement::Different, Some(Detail::SameDomain)))
+    );
+    assert!(score(&other) <= score(&plain) - 5.0);
+}
+
+#[test]
+fn phone_in_national_and_international_form() {
+    let crm = index(&[with(person("c1", "Pieter", "de Vries"), |p| {
+        p.phone = Some("020 123 4567".into());
+        p.country = Some("Netherlands".into());
+    })]);
+    let lead = with(person("l1", "Pieter", "de Vries"), |p| {
+        p.phone = Some("+31 20 123 4567".into())
+    });
+    let outcome = crm.best_match(&lead);
+    assert_eq!(outcome.matched_id(), Some("c1"), "{outcome:?}");
+    assert_eq!(
+        evidence(&outcome, Field::Phone).map(|e| e.0),
+        Some(Agreement::Exact)
+    );
+}
+
+#[test]
+fn explanations_serialise_as_plain_data() {
+    let crm = index(&[with(person("c1", "Ann", "Lee"), |p| {
+        p.email = Some("ann@lee.io".into())
+    })]);
+    let outcome = crm.best_match(&with(person("l1", "Ann", "Lee"), |p| {
+        p.email = Some("ann@lee.io".into())
+    }));
+    let json = serde_json::to_value(&outcome).unwrap();
+    assert_eq!(json["outcome"], "matched");
+    assert_eq!(json["right_id"], "c1");
+    assert_eq!(json["explanation"]["method"], "exact_key");
+    let email = json["explanation"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "email")
+        .unwrap();
+    assert_eq!(email["agreement"], "exact");
+    assert!(email["weight"].as_f64().unwrap() > 10.0);
+    let back: MatchOutcome = serde_json::from_value(json).unwrap();
+    assert_eq!(back, outcome);
+}
+
+#[test]
+fn incremental_updates_change_the_answer() {
+    let mut crm = index(&[person("c1", "Ann", "Lee")]);
+    let lead = with(person("l1", "Ann", "Lee"), |p| {
+        p.email = Some("ann@lee.io".into())
+    });
+    assert_eq!(crm.best_match(&lead), MatchOutcome::NoMatch);
+    crm.upsert(&with(person("c1", "Ann", "Lee"), |p| {
+        p.email = Some("ann@lee.io".into())
+    }));
+    assert_eq!(crm.len(), 1);
+    assert_eq!(crm.best_match(&lead).matched_id(), Some("c1"));
+    assert!(crm.remove("c1"));
+    assert!(!crm.remove("c1"));
+    assert!(crm.is_empty());
+    assert_eq!(crm.best_match(&lead), MatchOutcome::NoMatch);
+}
+
+#[test]
+fn closest_candidates_are_listed_when_nothing_matches() {
+    let crm = index(&[person("c1", "Ann", "Lee"), person("c2", "Bob", "Stone")]);
+    let closest = crm.candidates(&person("l1", "Ann", "Lee"), 3);
+    assert_eq!(closest.len(), 1);
+    assert_eq!(closest[0].right_id, "c1");
+}
