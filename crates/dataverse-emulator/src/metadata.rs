@@ -537,8 +537,16 @@ impl TableBuilder {
         self
     }
 
+    /// Marks an activity table: every activity, system or custom, keys on `activityid`.
     pub fn activity(mut self) -> Self {
         self.table.is_activity = true;
+        let old = std::mem::replace(&mut self.table.primary_id, "activityid".into());
+        if let Some(o) = self.table.ordinal(&old) {
+            let mut attrs = std::mem::take(&mut self.table.attributes);
+            attrs[o].logical_name = "activityid".into();
+            attrs[o].schema_name = "ActivityId".into();
+            self.table.rebuild_names(attrs);
+        }
         self
     }
 

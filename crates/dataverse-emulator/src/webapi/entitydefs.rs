@@ -817,9 +817,6 @@ fn create_table(
         );
     }
     let mut table = builder.build();
-    if is_activity {
-        table.primary_id = "activityid".into();
-    }
     table.is_custom = true;
     table.solution = solution;
     table.description = label_text(b.get("Description")).unwrap_or_default();
@@ -839,9 +836,6 @@ fn create_table(
             table.push_attribute(attr);
         }
     }
-    if is_activity {
-        rename_primary_id(&mut table);
-    }
     let id = table.metadata_id;
     org.register_table(table);
     if is_activity && let Some(at) = org.table_index("annotation") {
@@ -852,17 +846,6 @@ fn create_table(
     }
     org.refresh_bulk_filters(ctx.now);
     Ok(id)
-}
-
-/// Custom activity tables key on `activityid`, like every activity.
-fn rename_primary_id(table: &mut Table) {
-    let old = format!("{}id", table.logical_name);
-    if let Some(o) = table.ordinal(&old) {
-        let mut attrs = std::mem::take(&mut table.attributes);
-        attrs[o].logical_name = "activityid".into();
-        attrs[o].schema_name = "ActivityId".into();
-        table.rebuild_names(attrs);
-    }
 }
 
 /// `GET $metadata`: the CSDL document of every table.

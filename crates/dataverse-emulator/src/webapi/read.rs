@@ -278,7 +278,14 @@ pub fn collection(
         now: ctx.now,
     };
     let subtree = reach(org, ctx, depth);
-    let table = org.table(t);
+    // activitypointer is the union of every activity table, projected onto the common columns.
+    let union;
+    let table = if def.logical_name == "activitypointer" {
+        union = activity_union(org, t);
+        &union
+    } else {
+        org.table(t)
+    };
     let matches = |row: &[Value]| {
         parent.is_none_or(|(o, id)| cell(row, o) == &Value::Guid(id))
             && row_visible(org, ctx, t, row, depth, &subtree)
@@ -879,8 +886,14 @@ pub fn entity(
             ));
         }
     };
-    let row = org
-        .table(t)
+    let union;
+    let source = if def.logical_name == "activitypointer" {
+        union = activity_union(org, t);
+        &union
+    } else {
+        org.table(t)
+    };
+    let row = source
         .rows
         .get(&id)
         .ok_or_else(|| ApiError::not_found(&def.logical_name, id))?;
@@ -928,6 +941,39 @@ pub fn entity(
     write_expansions(&mut out, org, ctx, t, id, &row.values, &expand)?;
     out.push('}');
     Ok(Reply::json(StatusCode::OK, out).header("ETag", etag))
+}
+
+/// Every activity (task, email, custom activity tables) as an `activitypointer` row.
+fn activity_union(org: &Org, pointer: usize) -> crate::store::TableState {
+    let def = org.def(pointer);
+    let mut union = crate::store::TableState::new(def.clone());
+    for (i, source) in org.store.tables.iter().enumerate() {
+        if !source.def.is_activity
+            || i == pointer
+            || org.table_by_set(&source.def.entity_set_name) != Some(i)
+        {
+            continue;
+        }
+        let projection: Vec<Option<usize>> = def
+            .attributes
+            .iter()
+            .map(|a| source.def.ordinal(&a.logical_name))
+            .collect();
+        for (id, row) in &source.rows {
+            let values = projection
+                .iter()
+                .map(|o| o.map_or(Value::Null, |o| cell(&row.values, o).clone()))
+                .collect();
+            union.rows.insert(
+                *id,
+                crate::store::StoredRow {
+                    version: row.version,
+                    values,
+                },
+            );
+        }
+    }
+    union
 }
 
 /// `GET <set>/$count`: a plain-text number, capped as Dataverse caps it.

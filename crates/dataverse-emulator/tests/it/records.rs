@@ -249,6 +249,20 @@ async fn activities_start_open_and_complete_by_patch_with_matching_status() {
         (row["statecode"].clone(), row["statuscode"].clone()),
         (json!(1), json!(2))
     );
+    // Every activity is also an activitypointer, keyed on activityid.
+    let pointers = h
+        .get("activitypointers?$select=subject,activitytypecode,statecode")
+        .await
+        .json();
+    let listed = pointers["value"].as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["activityid"], json!(task));
+    assert_eq!(listed[0]["activitytypecode"], "task");
+    assert_eq!(listed[0]["statecode"], 1);
+    let one = h
+        .get(&format!("activitypointers({task})?$select=subject"))
+        .await;
+    assert_eq!(one.json()["subject"], "Call back");
 }
 
 #[tokio::test]
