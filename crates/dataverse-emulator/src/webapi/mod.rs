@@ -141,6 +141,34 @@ pub enum Key {
     },
 }
 
+/// The id a key segment names: the primary key as given, or the row an alternate key finds.
+pub fn key_to_id(org: &Org, t: usize, text: &str) -> Result<Uuid, ApiError> {
+    match resolve_key(org, t, text)? {
+        Key::Id(id) => Ok(id),
+        Key::Alternate {
+            existing: Some(id), ..
+        } => Ok(id),
+        Key::Alternate { .. } => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "0x80040217",
+            format!(
+                "A record with the specified key values does not exist in {} entity",
+                org.def(t).logical_name
+            ),
+        )),
+    }
+}
+
+/// Like `key_to_id`, and the row must exist (binds, parties, related collections).
+pub fn existing_row_id(org: &Org, t: usize, text: &str) -> Result<Uuid, ApiError> {
+    let id = key_to_id(org, t, text)?;
+    if org.table(t).rows.contains_key(&id) {
+        Ok(id)
+    } else {
+        Err(ApiError::not_found(&org.def(t).logical_name, id))
+    }
+}
+
 /// Parses `(<guid>)` contents or `name='x',other=2` against the table's keys.
 pub fn resolve_key(org: &Org, t: usize, text: &str) -> Result<Key, ApiError> {
     let def = org.def(t);
@@ -500,21 +528,7 @@ fn route_write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>) -> Result<Reply, 
             }
         }
         (&Method::DELETE, Some(key), None) => {
-            let id = match resolve_key(org, t, key)? {
-                Key::Id(id) => id,
-                Key::Alternate {
-                    existing: Some(id), ..
-                } => id,
-                Key::Alternate { .. } => {
-                    return Err(ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "0x80040217",
-                        format!(
-                            "A record with the specified key values does not exist in {table} entity"
-                        ),
-                    ));
-                }
-            };
+            let id = key_to_id(org, t, key)?;
             write::delete(org, ctx, t, id, req.header("if-match"))?;
             Ok(Reply::no_content())
         }
@@ -691,13 +705,7 @@ fn functions_on_user(
             let tt = org
                 .table_by_set(&set)
                 .ok_or_else(|| ApiError::resource_not_found(&set))?;
-            let id = match resolve_key(org, tt, &key_text)? {
-                Key::Id(id) => id,
-                Key::Alternate {
-                    existing: Some(id), ..
-                } => id,
-                Key::Alternate { .. } => return Err(ApiError::resource_not_found(&key_text)),
-            };
+            let id = key_to_id(org, tt, &key_text)?;
             let row = org
                 .table(tt)
                 .rows

@@ -13,7 +13,9 @@ use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
 use super::rows::{self, push_str, resolve_select, write_row_members};
-use super::{Ctx, Key, Reply, reach, require, resolve_key, row_visible};
+use super::{
+    Ctx, Key, Reply, existing_row_id, key_to_id, reach, require, resolve_key, row_visible,
+};
 use crate::error::ApiError;
 use crate::metadata::Table;
 use crate::odata::{self, EvalContext, Schema};
@@ -870,22 +872,7 @@ pub fn entity(
     let opts = parse_options(query)?;
     let def = org.def(t);
     let depth = require(org, ctx, "Read", t)?;
-    let id = match resolve_key(org, t, key)? {
-        Key::Id(id) => id,
-        Key::Alternate {
-            existing: Some(id), ..
-        } => id,
-        Key::Alternate { .. } => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "0x80040217",
-                format!(
-                    "A record with the specified key values does not exist in {} entity",
-                    def.logical_name
-                ),
-            ));
-        }
-    };
+    let id = key_to_id(org, t, key)?;
     let union;
     let source = if def.logical_name == "activitypointer" {
         union = activity_union(org, t);
@@ -1007,16 +994,7 @@ pub fn related(
     query: &str,
 ) -> Result<Reply, ApiError> {
     let def = org.def(t);
-    let id = match resolve_key(org, t, key)? {
-        Key::Id(id) => id,
-        Key::Alternate {
-            existing: Some(id), ..
-        } => id,
-        Key::Alternate { .. } => return Err(ApiError::resource_not_found(key)),
-    };
-    if !org.table(t).rows.contains_key(&id) {
-        return Err(ApiError::not_found(&def.logical_name, id));
-    }
+    let id = existing_row_id(org, t, key)?;
     let rel = def
         .one_to_many
         .iter()
@@ -1045,13 +1023,7 @@ pub fn single_property_write(
     body: &[u8],
 ) -> Result<Reply, ApiError> {
     let table = org.def(t).logical_name.clone();
-    let id = match resolve_key(org, t, key)? {
-        Key::Id(id) => id,
-        Key::Alternate {
-            existing: Some(id), ..
-        } => id,
-        Key::Alternate { .. } => return Err(ApiError::resource_not_found(key)),
-    };
+    let id = key_to_id(org, t, key)?;
     let mut change = Map::new();
     if tail == Some("$ref") {
         let value = if method == Method::PUT {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
 use super::rows::{json_to_value, parse_bind_target};
-use super::{Ctx, Key, check_record_access, require, resolve_key};
+use super::{Ctx, Key, check_record_access, existing_row_id, require};
 use crate::error::ApiError;
 use crate::metadata::AttrType;
 use crate::org::{Org, default_status, s};
@@ -74,22 +74,7 @@ fn collect_changes(
                     ),
                 ));
             }
-            let id = match resolve_key(org, target_index, &key_text)? {
-                Key::Id(id) if org.table(target_index).rows.contains_key(&id) => id,
-                Key::Id(id) => return Err(ApiError::not_found(&target, id)),
-                Key::Alternate {
-                    existing: Some(id), ..
-                } => id,
-                Key::Alternate { .. } => {
-                    return Err(ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "0x80040217",
-                        format!(
-                            "A record with the specified key values does not exist in {target} entity"
-                        ),
-                    ));
-                }
-            };
+            let id = existing_row_id(org, target_index, &key_text)?;
             require(org, ctx, "AppendTo", target_index)?;
             if lookup == "ownerid" {
                 changes.owner = Some(id);
@@ -324,14 +309,7 @@ fn add_parties(
                 let ti = org
                     .table_by_set(&set_name)
                     .ok_or_else(|| ApiError::resource_not_found(&set_name))?;
-                let id = match resolve_key(org, ti, &key_text)? {
-                    Key::Id(id) if org.table(ti).rows.contains_key(&id) => id,
-                    Key::Id(id) => return Err(ApiError::not_found(target, id)),
-                    Key::Alternate {
-                        existing: Some(id), ..
-                    } => id,
-                    Key::Alternate { .. } => return Err(ApiError::resource_not_found(&key_text)),
-                };
+                let id = existing_row_id(org, ti, &key_text)?;
                 set(&mut row, "partyid", Value::Guid(id));
                 set(&mut row, "partyidtype", s(target));
             } else if key == "participationtypemask" {
