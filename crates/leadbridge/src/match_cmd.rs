@@ -40,6 +40,13 @@ pub struct RunArgs {
     /// Confidence a match needs (0 to 1); defaults to the product threshold.
     #[arg(long)]
     threshold: Option<f32>,
+    /// Skip blocks (records sharing one key) larger than this when looking up; defaults to the
+    /// engine's setting. Lower is faster, higher finds more candidates for very common names.
+    #[arg(long)]
+    max_block: Option<usize>,
+    /// The same for blocks keyed by a name alone (see docs/matching.md).
+    #[arg(long)]
+    max_name_block: Option<usize>,
     /// Also time this many single incremental operations (one CRM record updated, one record
     /// matched) against the built index, and report their latency.
     #[arg(long, default_value_t = 0)]
@@ -207,6 +214,12 @@ where
             bail!("--threshold must be between 0 and 1, got {t}");
         }
         config.threshold = t;
+    }
+    if let Some(m) = args.max_block {
+        config.max_block = m;
+    }
+    if let Some(m) = args.max_name_block {
+        config.max_name_block = m;
     }
     let started = Instant::now();
     let mut index = MatchIndex::<E>::with_config(config);

@@ -20,7 +20,7 @@ pub trait Entity {
     fn prepare(record: &Self::Record) -> Self::Prepared;
     /// Keys under which the record is indexed and looked up; records sharing none are never
     /// compared (blocking). Exact keys (email, profile URL) are among them.
-    fn block_keys(prepared: &Self::Prepared, out: &mut Vec<u64>);
+    fn block_keys(prepared: &Self::Prepared, out: &mut Vec<BlockKey>);
     /// Values whose frequency on the indexed side adjusts how much agreeing on them counts.
     fn frequency_keys(prepared: &Self::Prepared, out: &mut Vec<u64>);
     /// Compares two prepared records; pushes each field's evidence and returns the total in bits.
@@ -34,6 +34,29 @@ pub trait Entity {
     fn default_config() -> MatchConfig;
 }
 
+/// A blocking key and how specific it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockKey {
+    pub key: u64,
+    pub name_only: bool,
+}
+
+impl BlockKey {
+    pub fn new(key: u64) -> Self {
+        Self {
+            key,
+            name_only: false,
+        }
+    }
+
+    pub fn name(key: u64) -> Self {
+        Self {
+            key,
+            name_only: true,
+        }
+    }
+}
+
 /// How scores become decisions.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatchConfig {
@@ -45,6 +68,10 @@ pub struct MatchConfig {
     /// Blocks with more members than this are skipped when looking up: they carry little
     /// information (a very common name) and would make one lookup scan thousands of records.
     pub max_block: usize,
+    /// The same for keys made from a name alone (family name and initial, name pair, email
+    /// local part): a common name's block says little, and matching on it needs some other field
+    /// to agree anyway, which other keys find.
+    pub max_name_block: usize,
 }
 
 /// Frequencies of values on the indexed side, for term-frequency adjusted weights.
@@ -150,13 +177,10 @@ impl<E: Entity> MatchIndex<E> {
                 (self.slots.len() - 1) as u32
             }
         };
-        let mut keys = Vec::new();
-        E::block_keys(&prepared, &mut keys);
-        keys.sort_unstable();
-        keys.dedup();
-        for k in keys.drain(..) {
-            self.blocks.entry(k).or_default().push(slot);
+        for k in block_keys::<E>(&prepared) {
+            self.blocks.entry(k.key).or_default().push(slot);
         }
+        let mut keys = Vec::new();
         E::frequency_keys(&prepared, &mut keys);
         for k in keys {
             *self.frequencies.entry(k).or_default() += 1;
@@ -177,18 +201,15 @@ impl<E: Entity> MatchIndex<E> {
         let Some(Slot { prepared, .. }) = self.slots[slot as usize].take() else {
             return false;
         };
-        let mut keys = Vec::new();
-        E::block_keys(&prepared, &mut keys);
-        keys.sort_unstable();
-        keys.dedup();
-        for k in keys.drain(..) {
-            if let Some(posting) = self.blocks.get_mut(&k) {
+        for k in block_keys::<E>(&prepared) {
+            if let Some(posting) = self.blocks.get_mut(&k.key) {
                 posting.retain(|s| *s != slot);
                 if posting.is_empty() {
-                    self.blocks.remove(&k);
+                    self.blocks.remove(&k.key);
                 }
             }
         }
+        let mut keys = Vec::new();
         E::frequency_keys(&prepared, &mut keys);
         for k in keys {
             if let Some(c) = self.frequencies.get_mut(&k) {
@@ -244,12 +265,6 @@ impl<E: Entity> MatchIndex<E> {
                 self.rejections.remove(left_id);
             }
         }
-    }
-
-    fn is_rejected(&self, left_id: &str, right_id: &str) -> bool {
-        self.rejections
-            .get(left_id)
-            .is_some_and(|l| l.iter().any(|r| &**r == right_id))
     }
 
     fn slot_of(&self, id: &str) -> Option<u32> {
@@ -338,14 +353,15 @@ impl<E: Entity> MatchIndex<E> {
 impl<E: Entity> MatchIndex<E> {
     /// Every CRM record sharing a block with `left` and not rejected for it, scored, best first.
     fn scored(&self, left_id: &str, left: &E::Prepared) -> Vec<(f32, &Slot<E::Prepared>)> {
-        let mut keys = Vec::new();
-        E::block_keys(left, &mut keys);
-        keys.sort_unstable();
-        keys.dedup();
         let mut candidates: Vec<u32> = Vec::new();
-        for k in &keys {
-            if let Some(posting) = self.blocks.get(k)
-                && posting.len() <= self.config.max_block
+        for k in block_keys::<E>(left) {
+            let limit = if k.name_only {
+                self.config.max_name_block
+            } else {
+                self.config.max_block
+            };
+            if let Some(posting) = self.blocks.get(&k.key)
+                && posting.len() <= limit
             {
                 candidates.extend_from_slice(posting);
             }
@@ -354,13 +370,14 @@ impl<E: Entity> MatchIndex<E> {
         candidates.dedup();
 
         let freq = self.frequencies();
+        let rejected: &[Box<str>] = self.rejections.get(left_id).map_or(&[], |r| r.as_slice());
         let mut scratch = Vec::new();
-        let mut scored: Vec<(f32, &Slot<E::Prepared>)> = Vec::new();
+        let mut scored: Vec<(f32, &Slot<E::Prepared>)> = Vec::with_capacity(candidates.len());
         for s in candidates {
             let Some(right) = self.slots[s as usize].as_ref() else {
                 continue;
             };
-            if self.is_rejected(left_id, &right.id) {
+            if rejected.contains(&right.id) {
                 continue;
             }
             scratch.clear();
@@ -411,6 +428,15 @@ fn is_exact_key(e: &FieldEvidence) -> bool {
     matches!(e.field, Field::Email | Field::ProfileUrl)
         && e.agreement == Agreement::Exact
         && e.detail.is_none()
+}
+
+/// The record's blocking keys, each once.
+fn block_keys<E: Entity>(prepared: &E::Prepared) -> Vec<BlockKey> {
+    let mut keys = Vec::new();
+    E::block_keys(prepared, &mut keys);
+    keys.sort_unstable_by_key(|k| k.key);
+    keys.dedup_by_key(|k| k.key);
+    keys
 }
 
 fn id_key(id: &str) -> u64 {

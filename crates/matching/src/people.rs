@@ -5,14 +5,12 @@ use crate::company_name::{CompanyName, domain_label, registrable_domain};
 use crate::email::{Email, is_free_mail};
 use crate::explain::{Agreement, Detail, Field, FieldEvidence};
 use crate::fields::{Packed, Scorer, postal_code, street, title};
-use crate::index::{Entity, Frequencies, MatchConfig, MatchIndex};
+use crate::index::{BlockKey, Entity, Frequencies, MatchConfig, MatchIndex};
 use crate::keys::{key, key_u64};
 use crate::person_name::{PersonName, canonical_given, nickname_equivalent};
 use crate::phone::Phone;
 use crate::record::PersonRecord;
-use crate::text::{
-    compact, fold, same_ignoring_spaces, similarity, within_one_edit, words_contained,
-};
+use crate::text::{compact, fold, same_ignoring_spaces, within_one_edit, words_contained};
 use crate::{country, profile_url};
 
 /// The index of CRM contacts/leads that workspace people are matched against.
@@ -40,6 +38,11 @@ const EMAIL_ORG: usize = 12;
 pub struct PreparedPerson {
     text: Packed<13>,
     phone: Option<Phone>,
+    /// Frequency keys of the family name, canonical given name and company (0 when missing),
+    /// kept so that comparisons do not rebuild them.
+    last_key: u64,
+    given_key: u64,
+    company_key: u64,
 }
 
 impl PreparedPerson {
@@ -107,7 +110,17 @@ pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
         .phone
         .as_deref()
         .and_then(|p| Phone::parse(p, r.country.as_deref()));
-    PreparedPerson { text, phone }
+    let tf_key = |tag: u8, v: &str| if v.is_empty() { 0 } else { key(tag, &[v]) };
+    let last_key = tf_key(b'l', &compact(text.get(LAST)));
+    let given_key = tf_key(b'f', text.get(GIVEN));
+    let company_key = tf_key(b'c', text.get(COMPANY));
+    PreparedPerson {
+        text,
+        phone,
+        last_key,
+        given_key,
+        company_key,
+    }
 }
 
 fn cap(mut s: String) -> String {
@@ -127,33 +140,33 @@ impl Entity for People {
         prepare_person(record)
     }
 
-    fn block_keys(p: &PreparedPerson, out: &mut Vec<u64>) {
+    fn block_keys(p: &PreparedPerson, out: &mut Vec<BlockKey>) {
         let given = p.get(GIVEN);
         let last_compact = compact(p.get(LAST));
         let last = last_compact.as_str();
         if !p.get(EMAIL).is_empty() {
-            out.push(key(b'E', &[p.get(EMAIL)]));
+            out.push(BlockKey::new(key(b'E', &[p.get(EMAIL)])));
         }
         if let Some((local, _)) = p.email()
             && local.len() >= 3
             && !crate::email::is_role_local(local)
         {
-            out.push(key(b'M', &[local]));
+            out.push(BlockKey::name(key(b'M', &[local])));
         }
         if !p.get(URL).is_empty() {
-            out.push(key(b'U', &[p.get(URL)]));
+            out.push(BlockKey::new(key(b'U', &[p.get(URL)])));
         }
         if let Some(phone) = p.phone {
-            out.push(key_u64(b'P', phone.tail()));
+            out.push(BlockKey::new(key_u64(b'P', phone.tail())));
         }
         if !last.is_empty() {
             let initial = given.get(..1).unwrap_or("");
-            out.push(key(b'A', &[last, initial]));
+            out.push(BlockKey::name(key(b'A', &[last, initial])));
         }
         if !last.is_empty() {
             // Consonant skeleton: survives vowel typos and doubled letters ("withoof", "withof").
             let initial = given.get(..1).unwrap_or("");
-            out.push(key(b'K', &[&skeleton(last), initial]));
+            out.push(BlockKey::name(key(b'K', &[&skeleton(last), initial])));
         }
         if !given.is_empty() && !last.is_empty() {
             // Order-free, so a swapped first/last name lands in the same block.
@@ -162,24 +175,20 @@ impl Entity for People {
             } else {
                 (last, given)
             };
-            out.push(key(b'B', &[a, b]));
+            out.push(BlockKey::name(key(b'B', &[a, b])));
         }
         if !given.is_empty() && !p.get(COMPANY).is_empty() {
             // Catches a mistyped family name when the company agrees.
-            out.push(key(b'C', &[given, p.get(COMPANY)]));
+            out.push(BlockKey::new(key(b'C', &[given, p.get(COMPANY)])));
         }
     }
 
     fn frequency_keys(p: &PreparedPerson, out: &mut Vec<u64>) {
-        if !p.get(LAST).is_empty() {
-            out.push(key(b'l', &[&compact(p.get(LAST))]));
-        }
-        if !p.get(GIVEN).is_empty() {
-            out.push(key(b'f', &[p.get(GIVEN)]));
-        }
-        if !p.get(COMPANY).is_empty() {
-            out.push(key(b'c', &[p.get(COMPANY)]));
-        }
+        out.extend(
+            [p.last_key, p.given_key, p.company_key]
+                .into_iter()
+                .filter(|k| *k != 0),
+        );
     }
 
     fn compare(
@@ -231,6 +240,7 @@ impl Entity for People {
             threshold: 0.95,
             prior_bits: 12.0,
             max_block: 500,
+            max_name_block: 50,
         }
     }
 }
@@ -256,14 +266,9 @@ type Comparison = (Agreement, Option<Detail>, f32);
 const LAST_NAME_MAX: f32 = 9.0;
 const FIRST_NAME_MAX: f32 = 6.0;
 
-fn compare_last(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
+fn compare_last(l: &str, r: &str, r_key: u64, freq: &Frequencies<'_>) -> Comparison {
     if same_ignoring_spaces(l, r) {
-        let (w, common) = freq.agreement_weight(
-            key(b'l', &[&compact(r)]),
-            0.95,
-            1.0 / 5000.0,
-            (3.0, LAST_NAME_MAX),
-        );
+        let (w, common) = freq.agreement_weight(r_key, 0.95, 1.0 / 5000.0, (3.0, LAST_NAME_MAX));
         (Agreement::Exact, common.then_some(Detail::CommonValue), w)
     } else if l.len() >= 4 && within_one_edit(&compact(l), &compact(r)) {
         (Agreement::Similar, Some(Detail::Typo), 5.0)
@@ -275,15 +280,8 @@ fn compare_last(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
     }
 }
 
-fn compare_given(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
-    let exact_weight = || {
-        freq.agreement_weight(
-            key(b'f', &[canonical_given(r)]),
-            0.95,
-            1.0 / 300.0,
-            (2.0, FIRST_NAME_MAX),
-        )
-    };
+fn compare_given(l: &str, r: &str, r_key: u64, freq: &Frequencies<'_>) -> Comparison {
+    let exact_weight = || freq.agreement_weight(r_key, 0.95, 1.0 / 300.0, (2.0, FIRST_NAME_MAX));
     if l == r {
         let (w, common) = exact_weight();
         (Agreement::Exact, common.then_some(Detail::CommonValue), w)
@@ -309,8 +307,10 @@ fn compare_names(
     s: &mut Scorer<'_>,
 ) {
     let (lg, ll, rg, rl) = (l.given(), l.get(LAST), r.given(), r.get(LAST));
-    let direct_last = (!ll.is_empty() && !rl.is_empty()).then(|| compare_last(ll, rl, freq));
-    let direct_given = (!lg.is_empty() && !rg.is_empty()).then(|| compare_given(lg, rg, freq));
+    let direct_last =
+        (!ll.is_empty() && !rl.is_empty()).then(|| compare_last(ll, rl, r.last_key, freq));
+    let direct_given =
+        (!lg.is_empty() && !rg.is_empty()).then(|| compare_given(lg, rg, r.given_key, freq));
     let total = |c: &[Option<Comparison>]| c.iter().flatten().map(|c| c.2).sum::<f32>();
     let direct = [direct_last, direct_given];
     let mut chosen = direct;
@@ -323,8 +323,8 @@ fn compare_names(
     {
         // Family and given name swapped on one side ("Smith John").
         let swapped = [
-            Some(compare_last(lg, rl, freq)),
-            Some(compare_given(ll, rg, freq)),
+            Some(compare_last(lg, rl, r.last_key, freq)),
+            Some(compare_given(ll, rg, r.given_key, freq)),
         ];
         const SWAP_PENALTY: f32 = 1.0;
         if total(&swapped) - SWAP_PENALTY > total(&direct) {
@@ -419,14 +419,14 @@ fn compare_company(
     }
     if l == r {
         // Sharing an employer says more at a small company than at one with thousands of contacts.
-        let (w, common) = freq.agreement_weight(key(b'c', &[r]), 0.9, 1.0 / 1000.0, (2.0, 8.0));
+        let (w, common) = freq.agreement_weight(rp.company_key, 0.9, 1.0 / 1000.0, (2.0, 8.0));
         s.add(
             Field::Company,
             Agreement::Exact,
             common.then_some(Detail::CommonValue),
             w,
         );
-    } else if l.len() >= 4 && (within_one_edit(l, r) || similarity(l, r) >= 0.92) {
+    } else if l.len() >= 4 && within_one_edit(l, r) {
         s.add(Field::Company, Agreement::Similar, Some(Detail::Typo), 5.0);
     } else if l.len().min(r.len()) >= 4 && (l.starts_with(r) || r.starts_with(l)) {
         s.add(Field::Company, Agreement::Partial, None, 1.5);
