@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use serde::Serialize;
+
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
@@ -29,11 +31,25 @@ impl BenchConfig {
     }
 }
 
+/// The hard change applied to a workspace copy, if any (see [`TruthPair::change`]).
+type Change = Option<&'static str>;
+
+/// One left record that really is a right record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TruthPair {
+    pub left_id: String,
+    pub right_id: String,
+    /// The change that makes this pair hard to find, when there is one: `job_change` (the
+    /// person moved to another company) or `moved` (the company moved to another address).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Change,
+}
+
 /// One generated data set; `truth` pairs a left id with the right id it really is.
 pub struct Dataset<R> {
     pub left: Vec<R>,
     pub right: Vec<R>,
-    pub truth: Vec<(String, String)>,
+    pub truth: Vec<TruthPair>,
 }
 
 /// SplitMix64: tiny, fast, and its output for a seed never changes between versions (unlike
@@ -693,6 +709,15 @@ const GENERIC_COMPANIES: &[&str] = &[
     "Smart Systems",
 ];
 
+/// Parts of made-up given names (Marlo, Teva…), shared by all locales.
+const GIVEN_HEADS: &[&str] = &[
+    "Al", "Be", "Ca", "Da", "El", "Fa", "Gi", "Ha", "Il", "Jo", "Ka", "Le", "Ma", "Ni", "Or", "Pa",
+    "Ra", "Sa", "Te", "Va", "Ze", "Lu", "Mi", "Ro",
+];
+const GIVEN_TAILS: &[&str] = &[
+    "na", "ra", "lo", "no", "ria", "ton", "lia", "ris", "mir", "vin", "da", "ka", "belle", "mon",
+];
+
 const FREE_MAIL: &[&str] = &["gmail.com", "outlook.com", "yahoo.com", "hotmail.com"];
 
 /// A real-world company, before any side's spelling of it.
@@ -878,8 +903,14 @@ fn person_truth(
         Some((locale, first, last)) => (locale, first.to_string(), last.to_string()),
         None => {
             let loc = &LOCALES[locale];
-            let first = rng.pick_skewed(loc.first).to_string();
-            let last = if rng.chance(0.3) {
+            // Real given names are spread over hundreds of names per country (the commonest
+            // is a few percent): the listed ones, skewed, for 40%, made-up ones otherwise.
+            let first = if rng.chance(0.4) {
+                rng.pick_skewed(loc.first).to_string()
+            } else {
+                format!("{}{}", rng.pick(GIVEN_HEADS), rng.pick(GIVEN_TAILS))
+            };
+            let last = if rng.chance(0.2) {
                 rng.pick_skewed(loc.last).to_string()
             } else {
                 synthetic_word(rng, loc)
@@ -989,7 +1020,7 @@ fn workspace_person(
     p: &PersonTruth,
     companies: &[CompanyTruth],
     id: String,
-) -> PersonRecord {
+) -> (PersonRecord, Change) {
     let loc = &LOCALES[p.locale];
     let c = &companies[p.company];
     let mut first = p.first.clone();
@@ -1061,7 +1092,7 @@ fn workspace_person(
     } else {
         p.city
     };
-    PersonRecord {
+    let record = PersonRecord {
         id,
         first_name,
         last_name,
@@ -1107,7 +1138,8 @@ fn workspace_person(
             1 => format!("linkedin.com/in/{}?trk=profile", p.slug),
             _ => format!("https://www.linkedin.com/in/{}", p.slug),
         }),
-    }
+    };
+    (record, job_change.then_some("job_change"))
 }
 
 fn crm_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> CompanyRecord {
@@ -1137,7 +1169,7 @@ fn crm_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> CompanyRecord {
     }
 }
 
-fn workspace_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> CompanyRecord {
+fn workspace_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> (CompanyRecord, Change) {
     let loc = &LOCALES[c.locale];
     let mut name = c.brand.clone();
     if rng.chance(0.07) {
@@ -1167,7 +1199,7 @@ fn workspace_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> CompanyReco
     } else {
         c.city
     };
-    CompanyRecord {
+    let record = CompanyRecord {
         id,
         name: Some(name),
         website: opt(rng, 0.75, |r| match r.below(10) {
@@ -1218,7 +1250,8 @@ fn workspace_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> CompanyReco
         employees: opt(rng, 0.4, |r| {
             (((c.employees as f64) * (0.8 + 0.4 * r.unit())) as u32).to_string()
         }),
-    }
+    };
+    (record, moved.then_some("moved"))
 }
 
 /// Splits left slots into copies of right records and new entities, shuffles the left side and
@@ -1229,7 +1262,7 @@ fn assemble<T, R>(
     right_truths: &[T],
     new_truth: &mut dyn FnMut(&mut Rng, Option<&T>) -> T,
     crm: &mut dyn FnMut(&mut Rng, &T, String) -> R,
-    workspace: &mut dyn FnMut(&mut Rng, &T, String) -> R,
+    workspace: &mut dyn FnMut(&mut Rng, &T, String) -> (R, Change),
 ) -> Dataset<R> {
     let right: Vec<R> = right_truths
         .iter()
@@ -1257,15 +1290,20 @@ fn assemble<T, R>(
                 // One workspace copy per CRM record keeps the truth one-to-one.
                 Some(r) if !taken[r] => {
                     taken[r] = true;
-                    truth.push((id.clone(), format!("r{r}")));
-                    workspace(rng, &right_truths[r], id)
+                    let (record, change) = workspace(rng, &right_truths[r], id.clone());
+                    truth.push(TruthPair {
+                        left_id: id,
+                        right_id: format!("r{r}"),
+                        change,
+                    });
+                    record
                 }
                 _ => {
                     // Some new people or companies share a name with one in the CRM.
                     let lookalike = (!right_truths.is_empty() && rng.chance(0.25))
                         .then(|| &right_truths[rng.below(right_truths.len())]);
                     let t = new_truth(rng, lookalike);
-                    workspace(rng, &t, id)
+                    workspace(rng, &t, id).0
                 }
             }
         })
@@ -1354,7 +1392,7 @@ mod tests {
     fn truth_is_one_to_one_and_sized() {
         let d = companies(BenchConfig::new(1000, 1));
         assert_eq!((d.left.len(), d.right.len()), (1000, 1000));
-        let mut rights: Vec<&String> = d.truth.iter().map(|(_, r)| r).collect();
+        let mut rights: Vec<&String> = d.truth.iter().map(|t| &t.right_id).collect();
         rights.sort();
         rights.dedup();
         assert_eq!(rights.len(), d.truth.len());

@@ -260,11 +260,11 @@ fn skeleton(s: &str) -> String {
 
 type Comparison = (Agreement, Option<Detail>, f32);
 
-/// Caps on what agreeing names can add. Together they stay below what a match needs (about 16
-/// bits at the default threshold), so a name alone, however rare, never makes a match: some
-/// other field has to agree too.
-const LAST_NAME_MAX: f32 = 9.0;
-const FIRST_NAME_MAX: f32 = 6.0;
+/// Caps on what agreeing names can add. Together (16 bits) they stay just below what a match
+/// needs at the default threshold (16.25), so a name alone, however rare, never makes a match:
+/// some other field has to agree too, if only the country.
+const LAST_NAME_MAX: f32 = 9.5;
+const FIRST_NAME_MAX: f32 = 6.5;
 
 fn compare_last(l: &str, r: &str, r_key: u64, freq: &Frequencies<'_>) -> Comparison {
     if same_ignoring_spaces(l, r) {
