@@ -287,6 +287,15 @@ fn compare_names(
             Some(Detail::Reordered),
             exact().0 - 1.0,
         );
+    } else if lc.len() >= 10 && within_one_edit(lc, rc) {
+        // One slip in a long name: nearly as telling as the name itself, since long names are
+        // rarely a single letter apart.
+        s.add(
+            Field::Name,
+            Agreement::Similar,
+            Some(Detail::Typo),
+            exact().0.min(10.0),
+        );
     } else if lc.len() >= 5
         && (within_one_edit(lc, rc)
             || (lc.len().abs_diff(rc.len()) <= 2 && similarity(lc, rc) >= 0.95))

@@ -311,8 +311,8 @@ impl<E: Entity> MatchIndex<E> {
         if let Some(outcome) = self.pinned(left_id, left) {
             return outcome;
         }
-        let scored = self.scored(left_id, left);
-        let Some(&(best, _)) = scored.first() else {
+        let mut scored = self.scored(left_id, left);
+        let Some(&(best, best_right)) = scored.iter().min_by(|a, b| rank(a, b)) else {
             return MatchOutcome::NoMatch;
         };
 
@@ -324,19 +324,19 @@ impl<E: Entity> MatchIndex<E> {
 
         let explain = |right: &Slot<E::Prepared>| self.explain(left, right);
         if share(best) >= threshold {
-            let right = scored[0].1;
             return MatchOutcome::Matched {
-                right_id: right.id.to_string(),
+                right_id: best_right.id.to_string(),
                 confidence: share(best),
-                explanation: explain(right),
+                explanation: explain(best_right),
             };
         }
         if alone(best) >= threshold {
             // Everything close enough to the best to be a real alternative.
             const CLOSE_BITS: f32 = 6.0;
+            scored.retain(|(s, _)| best - s <= CLOSE_BITS);
+            scored.sort_by(rank);
             let candidates = scored
                 .iter()
-                .take_while(|(s, _)| best - s <= CLOSE_BITS)
                 .take(MAX_AMBIGUOUS)
                 .map(|&(s, right)| Candidate {
                     right_id: right.id.to_string(),
@@ -351,7 +351,7 @@ impl<E: Entity> MatchIndex<E> {
 }
 
 impl<E: Entity> MatchIndex<E> {
-    /// Every CRM record sharing a block with `left` and not rejected for it, scored, best first.
+    /// Every CRM record sharing a block with `left` and not rejected for it, scored, unordered.
     fn scored(&self, left_id: &str, left: &E::Prepared) -> Vec<(f32, &Slot<E::Prepared>)> {
         let mut candidates: Vec<u32> = Vec::new();
         for k in block_keys::<E>(left) {
@@ -384,9 +384,6 @@ impl<E: Entity> MatchIndex<E> {
             let score = E::compare(left, &right.prepared, &freq, &mut scratch);
             scored.push((score, right));
         }
-        // Highest score first; equal scores in id order so the result never depends on the
-        // order records were inserted.
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
         scored
     }
 
@@ -409,7 +406,8 @@ impl<E: Entity> MatchIndex<E> {
     /// linking a record by hand wants to see. Rejected pairs are left out.
     pub fn candidates(&self, left: &E::Record, limit: usize) -> Vec<Candidate> {
         let prepared = E::prepare(left);
-        let scored = self.scored(E::id(left), &prepared);
+        let mut scored = self.scored(E::id(left), &prepared);
+        scored.sort_by(rank);
         let prior = self.config.prior_bits;
         let total: f32 = prior.exp2() + scored.iter().map(|(s, _)| s.exp2()).sum::<f32>();
         scored
@@ -428,6 +426,12 @@ fn is_exact_key(e: &FieldEvidence) -> bool {
     matches!(e.field, Field::Email | Field::ProfileUrl)
         && e.agreement == Agreement::Exact
         && e.detail.is_none()
+}
+
+/// Highest score first; equal scores in id order, so that the result never depends on the
+/// order records were inserted.
+fn rank<P>(a: &(f32, &Slot<P>), b: &(f32, &Slot<P>)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id))
 }
 
 /// The record's blocking keys, each once.

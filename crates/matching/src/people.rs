@@ -7,7 +7,7 @@ use crate::explain::{Agreement, Detail, Field, FieldEvidence};
 use crate::fields::{Packed, Scorer, postal_code, street, title};
 use crate::index::{BlockKey, Entity, Frequencies, MatchConfig, MatchIndex};
 use crate::keys::{key, key_u64};
-use crate::person_name::{PersonName, canonical_given, nickname_equivalent};
+use crate::person_name::{PersonName, canonical_given, formal_names, nickname_equivalent};
 use crate::phone::Phone;
 use crate::record::PersonRecord;
 use crate::text::{compact, fold, same_ignoring_spaces, within_one_edit, words_contained};
@@ -43,6 +43,8 @@ pub struct PreparedPerson {
     last_key: u64,
     given_key: u64,
     company_key: u64,
+    /// Whether the given name is a listed nickname, so that only those pay for the lookup.
+    nickname: bool,
 }
 
 impl PreparedPerson {
@@ -114,12 +116,14 @@ pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
     let last_key = tf_key(b'l', &compact(text.get(LAST)));
     let given_key = tf_key(b'f', text.get(GIVEN));
     let company_key = tf_key(b'c', text.get(COMPANY));
+    let nickname = !formal_names(text.get(FIRST).split(' ').next().unwrap_or("")).is_empty();
     PreparedPerson {
         text,
         phone,
         last_key,
         given_key,
         company_key,
+        nickname,
     }
 }
 
@@ -267,11 +271,19 @@ const LAST_NAME_MAX: f32 = 9.5;
 const FIRST_NAME_MAX: f32 = 6.5;
 
 fn compare_last(l: &str, r: &str, r_key: u64, freq: &Frequencies<'_>) -> Comparison {
+    let exact = || freq.agreement_weight(r_key, 0.95, 1.0 / 5000.0, (3.0, LAST_NAME_MAX));
     if same_ignoring_spaces(l, r) {
-        let (w, common) = freq.agreement_weight(r_key, 0.95, 1.0 / 5000.0, (3.0, LAST_NAME_MAX));
+        let (w, common) = exact();
         (Agreement::Exact, common.then_some(Detail::CommonValue), w)
     } else if l.len() >= 4 && within_one_edit(&compact(l), &compact(r)) {
-        (Agreement::Similar, Some(Detail::Typo), 5.0)
+        // Short names one letter apart are often different names (Meyer, Meier); long ones
+        // rarely are, so a slip in a long name costs only a little of what agreeing is worth.
+        let weight = if l.len() >= 8 {
+            (exact().0 - 2.0).max(5.0)
+        } else {
+            5.0
+        };
+        (Agreement::Similar, Some(Detail::Typo), weight)
     } else if words_contained(l, r) {
         // A double surname written in full on one side only: "garcia lopez" and "garcia".
         (Agreement::Partial, None, 3.0)
@@ -280,12 +292,19 @@ fn compare_last(l: &str, r: &str, r_key: u64, freq: &Frequencies<'_>) -> Compari
     }
 }
 
-fn compare_given(l: &str, r: &str, r_key: u64, freq: &Frequencies<'_>) -> Comparison {
+/// `nicknames`: whether either name is a listed nickname.
+fn compare_given(
+    l: &str,
+    r: &str,
+    nicknames: bool,
+    r_key: u64,
+    freq: &Frequencies<'_>,
+) -> Comparison {
     let exact_weight = || freq.agreement_weight(r_key, 0.95, 1.0 / 300.0, (2.0, FIRST_NAME_MAX));
     if l == r {
         let (w, common) = exact_weight();
         (Agreement::Exact, common.then_some(Detail::CommonValue), w)
-    } else if nickname_equivalent(l, r) {
+    } else if nicknames && nickname_equivalent(l, r) {
         (
             Agreement::Equivalent,
             Some(Detail::Nickname),
@@ -309,8 +328,8 @@ fn compare_names(
     let (lg, ll, rg, rl) = (l.given(), l.get(LAST), r.given(), r.get(LAST));
     let direct_last =
         (!ll.is_empty() && !rl.is_empty()).then(|| compare_last(ll, rl, r.last_key, freq));
-    let direct_given =
-        (!lg.is_empty() && !rg.is_empty()).then(|| compare_given(lg, rg, r.given_key, freq));
+    let direct_given = (!lg.is_empty() && !rg.is_empty())
+        .then(|| compare_given(lg, rg, l.nickname || r.nickname, r.given_key, freq));
     let total = |c: &[Option<Comparison>]| c.iter().flatten().map(|c| c.2).sum::<f32>();
     let direct = [direct_last, direct_given];
     let mut chosen = direct;
@@ -324,7 +343,7 @@ fn compare_names(
         // Family and given name swapped on one side ("Smith John").
         let swapped = [
             Some(compare_last(lg, rl, r.last_key, freq)),
-            Some(compare_given(ll, rg, r.given_key, freq)),
+            Some(compare_given(ll, rg, r.nickname, r.given_key, freq)),
         ];
         const SWAP_PENALTY: f32 = 1.0;
         if total(&swapped) - SWAP_PENALTY > total(&direct) {
