@@ -317,7 +317,11 @@ impl<E: Entity> MatchIndex<E> {
         };
 
         let prior = self.config.prior_bits;
-        let others: f32 = scored.iter().map(|(s, _)| (s - best).exp2()).sum();
+        // Summed in score order: a float sum in slot order would depend, in its last bits, on
+        // the order records were inserted.
+        let mut scores: Vec<f32> = scored.iter().map(|(s, _)| *s).collect();
+        scores.sort_unstable_by(|a, b| b.total_cmp(a));
+        let others: f32 = scores.iter().map(|s| (s - best).exp2()).sum();
         let share = |s: f32| 1.0 / ((prior - s).exp2() + others * (best - s).exp2());
         let alone = |s: f32| 1.0 / (1.0 + (prior - s).exp2());
         let threshold = self.config.threshold;
