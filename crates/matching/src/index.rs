@@ -83,7 +83,8 @@ pub struct Frequencies<'a> {
 impl Frequencies<'_> {
     /// Weight in bits for agreeing on a value: log2(m / u), where u is how often two unrelated
     /// records share the value. u is estimated from the indexed side, smoothed towards `prior_u`
-    /// so that a small index does not make every name look unique.
+    /// so that a small index does not make every name look unique. Also says whether the value
+    /// is common (its weight well under the cap), for the explanation.
     pub fn agreement_weight(
         &self,
         key: u64,
@@ -107,7 +108,7 @@ impl Frequencies<'_> {
     }
 }
 
-/// Candidates listed for an ambiguous record; more than this is a name, not a shortlist.
+/// Candidates listed for an ambiguous record: enough for a person to choose from.
 const MAX_AMBIGUOUS: usize = 5;
 
 struct Slot<P> {

@@ -345,11 +345,15 @@ fn compare_names(
             Some(compare_last(lg, rl, r.last_key, freq)),
             Some(compare_given(ll, rg, r.nickname, r.given_key, freq)),
         ];
+        // Swapped names are a little less telling than names in place; the penalty goes on the
+        // given name so the explanation's weights still add up to the score.
         const SWAP_PENALTY: f32 = 1.0;
         if total(&swapped) - SWAP_PENALTY > total(&direct) {
             chosen = swapped;
+            if let Some(given) = chosen[1].as_mut() {
+                given.2 -= SWAP_PENALTY;
+            }
             detail_override = Some(Detail::Reordered);
-            s.score -= SWAP_PENALTY;
         }
     }
     for (field, c) in [(Field::LastName, chosen[0]), (Field::FirstName, chosen[1])] {
