@@ -210,7 +210,7 @@ where
 {
     let mut config = E::default_config();
     if let Some(t) = args.threshold {
-        if !(0.0..=1.0).contains(&t) || t.is_nan() {
+        if !(0.0..=1.0).contains(&t) {
             bail!("--threshold must be between 0 and 1, got {t}");
         }
         config.threshold = t;
@@ -223,7 +223,6 @@ where
     }
     let started = Instant::now();
     let mut index = MatchIndex::<E>::with_config(config);
-    let mut right_lines = 0u64;
     let mut replaced = 0u64;
     for_each_batch(&args.right, |batch| {
         let prepared = parallel_map(batch, |n, line| {
@@ -231,7 +230,6 @@ where
             Ok((E::id(&record).to_string(), E::prepare(&record)))
         })?;
         for (id, p) in prepared {
-            right_lines += 1;
             if index.contains(&id) {
                 replaced += 1;
             }
