@@ -380,12 +380,15 @@ fn compare_email(l: &PreparedPerson, r: &PreparedPerson, s: &mut Scorer<'_>) {
             s.add(Field::Email, Agreement::Exact, None, 14.0);
         }
     } else if ll == rl && !role && ll.len() >= 4 {
-        // Local parts are mostly built from the name, which already counted.
+        // Local parts are mostly built from the name, which already counted; digits are not,
+        // so a shared `ann.lee74` says much more than a shared `ann.lee`.
+        let digits = ll.bytes().filter(u8::is_ascii_digit).count();
+        let weight = if digits >= 2 { 6.0 } else { 1.0 };
         s.add(
             Field::Email,
             Agreement::Similar,
             Some(Detail::SameLocalPart),
-            1.0,
+            weight,
         );
     } else if ld == rd && !is_free_mail(ld) {
         // Two mailboxes at one organisation are usually two colleagues.
