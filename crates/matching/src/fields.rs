@@ -96,7 +96,8 @@ pub fn title(raw: &str) -> String {
     words.join(" ")
 }
 
-/// Accumulates a comparison: evidence and the total score.
+/// Accumulates a comparison: evidence and the total score. The `weights` arguments below are
+/// (agreeing, similar, different), in bits.
 pub struct Scorer<'a> {
     pub out: &'a mut Vec<FieldEvidence>,
     pub score: f32,
