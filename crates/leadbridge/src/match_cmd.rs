@@ -40,6 +40,13 @@ pub struct RunArgs {
     /// Confidence a match needs (0 to 1); defaults to the product threshold.
     #[arg(long)]
     threshold: Option<f32>,
+    /// Skip blocks (records sharing one key) larger than this when looking up; defaults to the
+    /// engine's setting. Lower is faster, higher finds more candidates for very common names.
+    #[arg(long)]
+    max_block: Option<usize>,
+    /// The same for blocks keyed by a name alone (see docs/matching.md).
+    #[arg(long)]
+    max_name_block: Option<usize>,
     /// Also time this many single incremental operations (one CRM record updated, one record
     /// matched) against the built index, and report their latency.
     #[arg(long, default_value_t = 0)]
@@ -203,14 +210,19 @@ where
 {
     let mut config = E::default_config();
     if let Some(t) = args.threshold {
-        if !(0.0..=1.0).contains(&t) || t.is_nan() {
+        if !(0.0..=1.0).contains(&t) {
             bail!("--threshold must be between 0 and 1, got {t}");
         }
         config.threshold = t;
     }
+    if let Some(m) = args.max_block {
+        config.max_block = m;
+    }
+    if let Some(m) = args.max_name_block {
+        config.max_name_block = m;
+    }
     let started = Instant::now();
     let mut index = MatchIndex::<E>::with_config(config);
-    let mut right_lines = 0u64;
     let mut replaced = 0u64;
     for_each_batch(&args.right, |batch| {
         let prepared = parallel_map(batch, |n, line| {
@@ -218,7 +230,6 @@ where
             Ok((E::id(&record).to_string(), E::prepare(&record)))
         })?;
         for (id, p) in prepared {
-            right_lines += 1;
             if index.contains(&id) {
                 replaced += 1;
             }
@@ -402,36 +413,30 @@ fn write_dataset<R: Serialize>(dir: &Path, data: bench_data::Dataset<R>) -> anyh
         "right.ndjson",
         &mut data.right.iter().map(serde_json::to_string),
     )?;
-    #[derive(Serialize)]
-    struct TruthLine<'a> {
-        left_id: &'a str,
-        right_id: &'a str,
-    }
     write_lines(
         "truth.ndjson",
-        &mut data.truth.iter().map(|(l, r)| {
-            serde_json::to_string(&TruthLine {
-                left_id: l,
-                right_id: r,
-            })
-        }),
+        &mut data.truth.iter().map(serde_json::to_string),
     )?;
     Ok(data.truth.len())
 }
 
-fn read_pairs(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
-    #[derive(serde::Deserialize)]
-    struct Pair {
-        left_id: String,
-        right_id: String,
-    }
+/// A `{left_id, right_id}` line; truth lines may also say which change makes the pair hard.
+#[derive(serde::Deserialize)]
+struct Pair {
+    left_id: String,
+    right_id: String,
+    #[serde(default)]
+    change: Option<String>,
+}
+
+fn read_pairs(path: &Path) -> anyhow::Result<Vec<Pair>> {
     let mut pairs = Vec::new();
     for_each_batch(path, |batch| {
         for (n, line) in batch {
             let p: Pair = serde_json::from_str(line).with_context(|| {
                 format!("{}:{n}: expected {{left_id, right_id}}", path.display())
             })?;
-            pairs.push((p.left_id, p.right_id));
+            pairs.push(p);
         }
         Ok(())
     })?;
@@ -441,14 +446,43 @@ fn read_pairs(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
 fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     let pairs = read_pairs(&args.pairs)?;
     let truth = read_pairs(&args.truth)?;
-    fn as_refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
-        v.iter().map(|(l, r)| (l.as_str(), r.as_str())).collect()
+    fn as_refs<'a>(v: impl Iterator<Item = &'a Pair>) -> Vec<(&'a str, &'a str)> {
+        v.map(|p| (p.left_id.as_str(), p.right_id.as_str()))
+            .collect()
     }
-    let m = matching::evaluate::evaluate(as_refs(&pairs), as_refs(&truth));
+    let m = matching::evaluate::evaluate(as_refs(pairs.iter()), as_refs(truth.iter()));
     println!("{}", serde_json::to_string(&m)?);
     eprintln!(
         "precision {:.4}  recall {:.4}  F1 {:.4}  (true positives {}, false positives {}, false negatives {})",
         m.precision, m.recall, m.f1, m.true_positives, m.false_positives, m.false_negatives
     );
+    // Recall within each kind of hard change the truth marks, and without them.
+    let mut changes: Vec<Option<&str>> = truth.iter().map(|t| t.change.as_deref()).collect();
+    changes.sort_unstable();
+    changes.dedup();
+    if changes.len() > 1 {
+        let found: std::collections::HashMap<&str, &str> = pairs
+            .iter()
+            .map(|p| (p.left_id.as_str(), p.right_id.as_str()))
+            .collect();
+        for change in changes {
+            let group: Vec<&Pair> = truth
+                .iter()
+                .filter(|t| t.change.as_deref() == change)
+                .collect();
+            let hits = group
+                .iter()
+                .filter(|t| found.get(t.left_id.as_str()) == Some(&t.right_id.as_str()))
+                .count();
+            eprintln!(
+                "  recall {:.4} over {} true pairs {}",
+                hits as f64 / group.len() as f64,
+                group.len(),
+                change.map_or("without a hard change".to_string(), |c| format!(
+                    "with change `{c}`"
+                ))
+            );
+        }
+    }
     Ok(())
 }

@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use serde::Serialize;
+
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
@@ -29,11 +31,25 @@ impl BenchConfig {
     }
 }
 
+/// The hard change applied to a workspace copy, if any (see [`TruthPair::change`]).
+type Change = Option<&'static str>;
+
+/// One left record that really is a right record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TruthPair {
+    pub left_id: String,
+    pub right_id: String,
+    /// The change that makes this pair hard to find, when there is one: `job_change` (the
+    /// person moved to another company) or `moved` (the company moved to another address).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Change,
+}
+
 /// One generated data set; `truth` pairs a left id with the right id it really is.
 pub struct Dataset<R> {
     pub left: Vec<R>,
     pub right: Vec<R>,
-    pub truth: Vec<(String, String)>,
+    pub truth: Vec<TruthPair>,
 }
 
 /// SplitMix64: tiny, fast, and its output for a seed never changes between versions (unlike
@@ -112,6 +128,7 @@ struct Locale {
     descriptors: &'static [&'static str],
 }
 
+#[rustfmt::skip]
 const LOCALES: &[Locale] = &[
     Locale {
         country: "United States",
@@ -121,42 +138,16 @@ const LOCALES: &[Locale] = &[
         national_digits: 10,
         tld: "com",
         first: &[
-            "John",
-            "Michael",
-            "Robert",
-            "William",
-            "James",
-            "David",
-            "Mary",
-            "Jennifer",
-            "Elizabeth",
-            "Patricia",
-            "Richard",
-            "Thomas",
-            "Christopher",
-            "Daniel",
-            "Matthew",
-            "Linda",
-            "Susan",
-            "Jessica",
-            "Sarah",
-            "Karen",
-            "Steven",
-            "Andrew",
-            "Katherine",
-            "Margaret",
-            "Anthony",
-            "Joseph",
-            "Emily",
-            "Ashley",
-            "Brian",
-            "Kevin",
+            "John", "Michael", "Robert", "William", "James", "David", "Mary", "Jennifer",
+            "Elizabeth", "Patricia", "Richard", "Thomas", "Christopher", "Daniel", "Matthew",
+            "Linda", "Susan", "Jessica", "Sarah", "Karen", "Steven", "Andrew", "Katherine",
+            "Margaret", "Anthony", "Joseph", "Emily", "Ashley", "Brian", "Kevin",
         ],
         last: &[
             "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson",
-            "Anderson", "Taylor", "Thomas", "Moore", "Jackson", "White", "Harris", "Clark",
-            "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Hill",
-            "Green", "Adams", "Baker", "Nelson", "Carter",
+            "Anderson", "Taylor", "Thomas", "Moore", "Jackson", "White", "Harris", "Clark", "Lewis",
+            "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Hill", "Green",
+            "Adams", "Baker", "Nelson", "Carter",
         ],
         syllables: [
             &[
@@ -167,32 +158,17 @@ const LOCALES: &[Locale] = &[
             &["", "son", "ridge", "well", "field", "more"],
         ],
         cities: &[
-            ("New York", "100", "NY"),
-            ("Chicago", "606", "IL"),
-            ("Austin", "787", "TX"),
-            ("Seattle", "981", "WA"),
-            ("Boston", "021", "MA"),
-            ("Denver", "802", "CO"),
-            ("Atlanta", "303", "GA"),
-            ("San Diego", "921", "CA"),
+            ("New York", "100", "NY"), ("Chicago", "606", "IL"), ("Austin", "787", "TX"),
+            ("Seattle", "981", "WA"), ("Boston", "021", "MA"), ("Denver", "802", "CO"),
+            ("Atlanta", "303", "GA"), ("San Diego", "921", "CA"),
         ],
         streets: &[
-            "Main Street",
-            "Oak Avenue",
-            "Maple Drive",
-            "Park Road",
-            "Cedar Lane",
+            "Main Street", "Oak Avenue", "Maple Drive", "Park Road", "Cedar Lane",
             "Washington Boulevard",
         ],
         legal: &["Inc.", "Inc", "LLC", "Corp.", "Corporation", "Co."],
         descriptors: &[
-            "Systems",
-            "Logistics",
-            "Software",
-            "Partners",
-            "Capital",
-            "Foods",
-            "Health",
+            "Systems", "Logistics", "Software", "Partners", "Capital", "Foods", "Health",
             "Analytics",
         ],
     },
@@ -204,40 +180,12 @@ const LOCALES: &[Locale] = &[
         national_digits: 10,
         tld: "co.uk",
         first: &[
-            "Oliver",
-            "George",
-            "Harry",
-            "Jack",
-            "Charlotte",
-            "Amelia",
-            "Olivia",
-            "Emily",
-            "William",
-            "Thomas",
-            "James",
-            "Sophie",
-            "Lucy",
-            "Daniel",
-            "Edward",
-            "Alice",
+            "Oliver", "George", "Harry", "Jack", "Charlotte", "Amelia", "Olivia", "Emily",
+            "William", "Thomas", "James", "Sophie", "Lucy", "Daniel", "Edward", "Alice",
         ],
         last: &[
-            "Smith",
-            "Jones",
-            "Taylor",
-            "Brown",
-            "Williams",
-            "Wilson",
-            "Evans",
-            "Thomas",
-            "Roberts",
-            "Walker",
-            "Wright",
-            "Thompson",
-            "O'Brien",
-            "MacDonald",
-            "Hughes",
-            "Edwards",
+            "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Thomas", "Roberts",
+            "Walker", "Wright", "Thompson", "O'Brien", "MacDonald", "Hughes", "Edwards",
         ],
         syllables: [
             &[
@@ -248,29 +196,13 @@ const LOCALES: &[Locale] = &[
             &["", "ham", "worth", "more"],
         ],
         cities: &[
-            ("London", "SW1", "England"),
-            ("Manchester", "M1", "England"),
-            ("Leeds", "LS1", "England"),
-            ("Bristol", "BS1", "England"),
-            ("Glasgow", "G1", "Scotland"),
-            ("Cardiff", "CF1", "Wales"),
+            ("London", "SW1", "England"), ("Manchester", "M1", "England"),
+            ("Leeds", "LS1", "England"), ("Bristol", "BS1", "England"),
+            ("Glasgow", "G1", "Scotland"), ("Cardiff", "CF1", "Wales"),
         ],
-        streets: &[
-            "High Street",
-            "Station Road",
-            "Church Lane",
-            "Victoria Road",
-            "Green Lane",
-        ],
+        streets: &["High Street", "Station Road", "Church Lane", "Victoria Road", "Green Lane"],
         legal: &["Ltd", "Ltd.", "Limited", "PLC", "LLP"],
-        descriptors: &[
-            "Consulting",
-            "Engineering",
-            "Trading",
-            "Holdings",
-            "Media",
-            "Logistics",
-        ],
+        descriptors: &["Consulting", "Engineering", "Trading", "Holdings", "Media", "Logistics"],
     },
     Locale {
         country: "Italy",
@@ -280,31 +212,14 @@ const LOCALES: &[Locale] = &[
         national_digits: 10,
         tld: "it",
         first: &[
-            "Giovanni",
-            "Giuseppe",
-            "Marco",
-            "Luca",
-            "Francesco",
-            "Alessandro",
-            "Andrea",
-            "Matteo",
-            "Giulia",
-            "Francesca",
-            "Chiara",
-            "Sara",
-            "Martina",
-            "Paolo",
-            "Lorenzo",
-            "Nicolò",
-            "Federica",
-            "Elena",
-            "Roberto",
-            "Antonio",
+            "Giovanni", "Giuseppe", "Marco", "Luca", "Francesco", "Alessandro", "Andrea", "Matteo",
+            "Giulia", "Francesca", "Chiara", "Sara", "Martina", "Paolo", "Lorenzo", "Nicolò",
+            "Federica", "Elena", "Roberto", "Antonio",
         ],
         last: &[
             "Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci",
-            "Marino", "Greco", "Bruno", "Gallo", "Conti", "De Luca", "Mancini", "Costa",
-            "Giordano", "Lombardi", "Moretti", "Barbieri",
+            "Marino", "Greco", "Bruno", "Gallo", "Conti", "De Luca", "Mancini", "Costa", "Giordano",
+            "Lombardi", "Moretti", "Barbieri",
         ],
         syllables: [
             &[
@@ -315,30 +230,16 @@ const LOCALES: &[Locale] = &[
             &["ini", "etti", "ozzi", "ucci", "ardi", "ato", "ese", "elli"],
         ],
         cities: &[
-            ("Milano", "201", "Lombardia"),
-            ("Roma", "001", "Lazio"),
-            ("Torino", "101", "Piemonte"),
-            ("Bologna", "401", "Emilia-Romagna"),
-            ("Napoli", "801", "Campania"),
+            ("Milano", "201", "Lombardia"), ("Roma", "001", "Lazio"), ("Torino", "101", "Piemonte"),
+            ("Bologna", "401", "Emilia-Romagna"), ("Napoli", "801", "Campania"),
             ("Firenze", "501", "Toscana"),
         ],
         streets: &[
-            "Via Roma",
-            "Via Garibaldi",
-            "Corso Italia",
-            "Via Dante",
-            "Viale Europa",
+            "Via Roma", "Via Garibaldi", "Corso Italia", "Via Dante", "Viale Europa",
             "Piazza Duomo",
         ],
         legal: &["S.p.A.", "SpA", "S.r.l.", "Srl", "S.R.L."],
-        descriptors: &[
-            "Costruzioni",
-            "Logistica",
-            "Alimentari",
-            "Meccanica",
-            "Servizi",
-            "Tessile",
-        ],
+        descriptors: &["Costruzioni", "Logistica", "Alimentari", "Meccanica", "Servizi", "Tessile"],
     },
     Locale {
         country: "Spain",
@@ -352,22 +253,8 @@ const LOCALES: &[Locale] = &[
             "Inés", "Raúl", "Carmen", "Antonio", "Manuel", "Laura", "Sergio",
         ],
         last: &[
-            "García",
-            "Fernández",
-            "González",
-            "Rodríguez",
-            "López",
-            "Martínez",
-            "Sánchez",
-            "Pérez",
-            "Gómez",
-            "Jiménez",
-            "Muñoz",
-            "Ruiz",
-            "Díaz",
-            "Moreno",
-            "Álvarez",
-            "Romero",
+            "García", "Fernández", "González", "Rodríguez", "López", "Martínez", "Sánchez", "Pérez",
+            "Gómez", "Jiménez", "Muñoz", "Ruiz", "Díaz", "Moreno", "Álvarez", "Romero",
         ],
         syllables: [
             &[
@@ -377,27 +264,17 @@ const LOCALES: &[Locale] = &[
             &["ez", "ero", "oso", "illa", "ano", "ena"],
         ],
         cities: &[
-            ("Madrid", "280", "Madrid"),
-            ("Barcelona", "080", "Cataluña"),
-            ("Valencia", "460", "Comunidad Valenciana"),
-            ("Sevilla", "410", "Andalucía"),
+            ("Madrid", "280", "Madrid"), ("Barcelona", "080", "Cataluña"),
+            ("Valencia", "460", "Comunidad Valenciana"), ("Sevilla", "410", "Andalucía"),
             ("Bilbao", "480", "País Vasco"),
         ],
         streets: &[
-            "Calle Mayor",
-            "Avenida de la Constitución",
-            "Calle Real",
-            "Gran Vía",
+            "Calle Mayor", "Avenida de la Constitución", "Calle Real", "Gran Vía",
             "Paseo del Prado",
         ],
         legal: &["S.A.", "SA", "S.L.", "SL"],
         descriptors: &[
-            "Construcciones",
-            "Logística",
-            "Alimentación",
-            "Ingeniería",
-            "Servicios",
-            "Energía",
+            "Construcciones", "Logística", "Alimentación", "Ingeniería", "Servicios", "Energía",
         ],
     },
     Locale {
@@ -408,22 +285,8 @@ const LOCALES: &[Locale] = &[
         national_digits: 9,
         tld: "fr",
         first: &[
-            "François",
-            "Jérôme",
-            "Hélène",
-            "Amélie",
-            "Céline",
-            "Benoît",
-            "Léa",
-            "Chloé",
-            "Pierre",
-            "Jean",
-            "Élodie",
-            "Nicolas",
-            "Julien",
-            "Camille",
-            "Sophie",
-            "Thomas",
+            "François", "Jérôme", "Hélène", "Amélie", "Céline", "Benoît", "Léa", "Chloé", "Pierre",
+            "Jean", "Élodie", "Nicolas", "Julien", "Camille", "Sophie", "Thomas",
         ],
         last: &[
             "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand",
@@ -437,27 +300,17 @@ const LOCALES: &[Locale] = &[
             &["et", "ier", "and", "eau", "ain", "ois"],
         ],
         cities: &[
-            ("Paris", "750", "Île-de-France"),
-            ("Lyon", "690", "Auvergne-Rhône-Alpes"),
-            ("Marseille", "130", "Provence-Alpes-Côte d'Azur"),
-            ("Toulouse", "310", "Occitanie"),
+            ("Paris", "750", "Île-de-France"), ("Lyon", "690", "Auvergne-Rhône-Alpes"),
+            ("Marseille", "130", "Provence-Alpes-Côte d'Azur"), ("Toulouse", "310", "Occitanie"),
             ("Lille", "590", "Hauts-de-France"),
         ],
         streets: &[
-            "Rue de la Paix",
-            "Avenue Victor Hugo",
-            "Boulevard Saint-Michel",
-            "Rue du Commerce",
+            "Rue de la Paix", "Avenue Victor Hugo", "Boulevard Saint-Michel", "Rue du Commerce",
             "Place de la République",
         ],
         legal: &["SARL", "S.A.R.L.", "SAS", "S.A.S.", "SA"],
         descriptors: &[
-            "Conseil",
-            "Ingénierie",
-            "Transports",
-            "Distribution",
-            "Industries",
-            "Énergie",
+            "Conseil", "Ingénierie", "Transports", "Distribution", "Industries", "Énergie",
         ],
     },
     Locale {
@@ -472,20 +325,8 @@ const LOCALES: &[Locale] = &[
             "Anouk", "Thijs", "Eva", "Ruben",
         ],
         last: &[
-            "de Jong",
-            "Jansen",
-            "de Vries",
-            "van den Berg",
-            "van Dijk",
-            "Bakker",
-            "Janssen",
-            "Visser",
-            "Smit",
-            "Meijer",
-            "de Boer",
-            "Mulder",
-            "de Groot",
-            "Bos",
+            "de Jong", "Jansen", "de Vries", "van den Berg", "van Dijk", "Bakker", "Janssen",
+            "Visser", "Smit", "Meijer", "de Boer", "Mulder", "de Groot", "Bos",
         ],
         syllables: [
             &[
@@ -496,28 +337,13 @@ const LOCALES: &[Locale] = &[
             &["man", "hof", "stra", "veld", "dijk", "kamp"],
         ],
         cities: &[
-            ("Amsterdam", "101", "Noord-Holland"),
-            ("Rotterdam", "301", "Zuid-Holland"),
-            ("Utrecht", "351", "Utrecht"),
-            ("Eindhoven", "561", "Noord-Brabant"),
+            ("Amsterdam", "101", "Noord-Holland"), ("Rotterdam", "301", "Zuid-Holland"),
+            ("Utrecht", "351", "Utrecht"), ("Eindhoven", "561", "Noord-Brabant"),
             ("Groningen", "971", "Groningen"),
         ],
-        streets: &[
-            "Kerkstraat",
-            "Dorpsstraat",
-            "Stationsweg",
-            "Molenweg",
-            "Schoolstraat",
-        ],
+        streets: &["Kerkstraat", "Dorpsstraat", "Stationsweg", "Molenweg", "Schoolstraat"],
         legal: &["B.V.", "BV", "N.V."],
-        descriptors: &[
-            "Techniek",
-            "Logistiek",
-            "Bouw",
-            "Advies",
-            "Handel",
-            "Software",
-        ],
+        descriptors: &["Techniek", "Logistiek", "Bouw", "Advies", "Handel", "Software"],
     },
     Locale {
         country: "Portugal",
@@ -527,22 +353,12 @@ const LOCALES: &[Locale] = &[
         national_digits: 9,
         tld: "pt",
         first: &[
-            "João", "Gonçalo", "Inês", "Tiago", "Luís", "André", "Beatriz", "Mariana", "Rui",
-            "Ana", "Catarina", "Diogo",
+            "João", "Gonçalo", "Inês", "Tiago", "Luís", "André", "Beatriz", "Mariana", "Rui", "Ana",
+            "Catarina", "Diogo",
         ],
         last: &[
-            "Silva",
-            "Santos",
-            "Ferreira",
-            "Pereira",
-            "Oliveira",
-            "Costa",
-            "Rodrigues",
-            "Martins",
-            "Gonçalves",
-            "Sousa",
-            "Fernandes",
-            "Lopes",
+            "Silva", "Santos", "Ferreira", "Pereira", "Oliveira", "Costa", "Rodrigues", "Martins",
+            "Gonçalves", "Sousa", "Fernandes", "Lopes",
         ],
         syllables: [
             &[
@@ -552,25 +368,14 @@ const LOCALES: &[Locale] = &[
             &["es", "ão", "eira", "inho", "oso"],
         ],
         cities: &[
-            ("Lisboa", "1000", "Lisboa"),
-            ("Porto", "4000", "Porto"),
-            ("Braga", "4700", "Braga"),
+            ("Lisboa", "1000", "Lisboa"), ("Porto", "4000", "Porto"), ("Braga", "4700", "Braga"),
             ("Coimbra", "3000", "Coimbra"),
         ],
         streets: &[
-            "Rua Augusta",
-            "Avenida da Liberdade",
-            "Rua de Santa Catarina",
-            "Praça do Comércio",
+            "Rua Augusta", "Avenida da Liberdade", "Rua de Santa Catarina", "Praça do Comércio",
         ],
         legal: &["Lda", "Lda.", "S.A."],
-        descriptors: &[
-            "Construções",
-            "Logística",
-            "Serviços",
-            "Tecnologia",
-            "Vinhos",
-        ],
+        descriptors: &["Construções", "Logística", "Serviços", "Tecnologia", "Vinhos"],
     },
     Locale {
         country: "Germany",
@@ -580,36 +385,12 @@ const LOCALES: &[Locale] = &[
         national_digits: 10,
         tld: "de",
         first: &[
-            "Jürgen",
-            "Jörg",
-            "Björn",
-            "Lukas",
-            "Anna",
-            "Katharina",
-            "Stefan",
-            "Thomas",
-            "Michael",
-            "Sabine",
-            "Andreas",
-            "Julia",
-            "Tobias",
-            "Lena",
+            "Jürgen", "Jörg", "Björn", "Lukas", "Anna", "Katharina", "Stefan", "Thomas", "Michael",
+            "Sabine", "Andreas", "Julia", "Tobias", "Lena",
         ],
         last: &[
-            "Müller",
-            "Schmidt",
-            "Schneider",
-            "Fischer",
-            "Weber",
-            "Meyer",
-            "Wagner",
-            "Becker",
-            "Schulz",
-            "Hoffmann",
-            "Schäfer",
-            "Koch",
-            "Bauer",
-            "Köhler",
+            "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
+            "Schulz", "Hoffmann", "Schäfer", "Koch", "Bauer", "Köhler",
         ],
         syllables: [
             &[
@@ -620,77 +401,47 @@ const LOCALES: &[Locale] = &[
             &["mann", "berg", "hof", "bach", "feld", "ner"],
         ],
         cities: &[
-            ("Berlin", "101", "Berlin"),
-            ("München", "803", "Bayern"),
-            ("Hamburg", "203", "Hamburg"),
-            ("Köln", "506", "Nordrhein-Westfalen"),
+            ("Berlin", "101", "Berlin"), ("München", "803", "Bayern"),
+            ("Hamburg", "203", "Hamburg"), ("Köln", "506", "Nordrhein-Westfalen"),
             ("Frankfurt am Main", "603", "Hessen"),
         ],
-        streets: &[
-            "Hauptstraße",
-            "Bahnhofstraße",
-            "Schulstraße",
-            "Gartenstraße",
-            "Dorfstraße",
-        ],
+        streets: &["Hauptstraße", "Bahnhofstraße", "Schulstraße", "Gartenstraße", "Dorfstraße"],
         legal: &["GmbH", "GmbH & Co. KG", "AG"],
-        descriptors: &[
-            "Maschinenbau",
-            "Logistik",
-            "Technik",
-            "Software",
-            "Bau",
-            "Handel",
-        ],
+        descriptors: &["Maschinenbau", "Logistik", "Technik", "Software", "Bau", "Handel"],
     },
 ];
 
+#[rustfmt::skip]
 const TITLES: &[&str] = &[
-    "Sales Manager",
-    "VP of Sales",
-    "Chief Executive Officer",
-    "CEO",
-    "Head of Marketing",
-    "Software Engineer",
-    "Account Executive",
-    "Procurement Director",
-    "Operations Manager",
-    "CFO",
-    "Chief Financial Officer",
-    "HR Business Partner",
-    "Marketing Manager",
-    "Senior Software Engineer",
-    "Purchasing Manager",
-    "Managing Director",
-    "Business Development Manager",
-    "IT Director",
-    "Office Manager",
-    "Product Manager",
+    "Sales Manager", "VP of Sales", "Chief Executive Officer", "CEO", "Head of Marketing",
+    "Software Engineer", "Account Executive", "Procurement Director", "Operations Manager", "CFO",
+    "Chief Financial Officer", "HR Business Partner", "Marketing Manager",
+    "Senior Software Engineer", "Purchasing Manager", "Managing Director",
+    "Business Development Manager", "IT Director", "Office Manager", "Product Manager",
 ];
 
+#[rustfmt::skip]
 const INDUSTRIES: &[&str] = &[
-    "Manufacturing",
-    "Software",
-    "Retail",
-    "Logistics",
-    "Construction",
-    "Food & Beverage",
-    "Financial Services",
-    "Healthcare",
-    "Energy",
-    "Consulting",
+    "Manufacturing", "Software", "Retail", "Logistics", "Construction", "Food & Beverage",
+    "Financial Services", "Healthcare", "Energy", "Consulting",
 ];
 
 /// Company names several unrelated companies use.
+#[rustfmt::skip]
 const GENERIC_COMPANIES: &[&str] = &[
-    "Global Solutions",
-    "Prime Consulting",
-    "Euro Trading",
-    "Alpha Services",
-    "Tech Partners",
-    "Green Energy",
-    "First Logistics",
-    "Smart Systems",
+    "Global Solutions", "Prime Consulting", "Euro Trading", "Alpha Services", "Tech Partners",
+    "Green Energy", "First Logistics", "Smart Systems",
+];
+
+/// Parts of made-up given names (Marlo, Teva…), shared by all locales.
+#[rustfmt::skip]
+const GIVEN_HEADS: &[&str] = &[
+    "Al", "Be", "Ca", "Da", "El", "Fa", "Gi", "Ha", "Il", "Jo", "Ka", "Le", "Ma", "Ni", "Or", "Pa",
+    "Ra", "Sa", "Te", "Va", "Ze", "Lu", "Mi", "Ro",
+];
+#[rustfmt::skip]
+const GIVEN_TAILS: &[&str] = &[
+    "na", "ra", "lo", "no", "ria", "ton", "lia", "ris", "mir", "vin", "da", "ka", "belle", "mon",
 ];
 
 const FREE_MAIL: &[&str] = &["gmail.com", "outlook.com", "yahoo.com", "hotmail.com"];
@@ -878,8 +629,14 @@ fn person_truth(
         Some((locale, first, last)) => (locale, first.to_string(), last.to_string()),
         None => {
             let loc = &LOCALES[locale];
-            let first = rng.pick_skewed(loc.first).to_string();
-            let last = if rng.chance(0.3) {
+            // Real given names are spread over hundreds of names per country (the commonest
+            // is a few percent): the listed ones, skewed, for 40%, made-up ones otherwise.
+            let first = if rng.chance(0.4) {
+                rng.pick_skewed(loc.first).to_string()
+            } else {
+                format!("{}{}", rng.pick(GIVEN_HEADS), rng.pick(GIVEN_TAILS))
+            };
+            let last = if rng.chance(0.2) {
                 rng.pick_skewed(loc.last).to_string()
             } else {
                 synthetic_word(rng, loc)
@@ -989,7 +746,7 @@ fn workspace_person(
     p: &PersonTruth,
     companies: &[CompanyTruth],
     id: String,
-) -> PersonRecord {
+) -> (PersonRecord, Change) {
     let loc = &LOCALES[p.locale];
     let c = &companies[p.company];
     let mut first = p.first.clone();
@@ -1061,7 +818,7 @@ fn workspace_person(
     } else {
         p.city
     };
-    PersonRecord {
+    let record = PersonRecord {
         id,
         first_name,
         last_name,
@@ -1107,7 +864,8 @@ fn workspace_person(
             1 => format!("linkedin.com/in/{}?trk=profile", p.slug),
             _ => format!("https://www.linkedin.com/in/{}", p.slug),
         }),
-    }
+    };
+    (record, job_change.then_some("job_change"))
 }
 
 fn crm_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> CompanyRecord {
@@ -1137,7 +895,7 @@ fn crm_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> CompanyRecord {
     }
 }
 
-fn workspace_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> CompanyRecord {
+fn workspace_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> (CompanyRecord, Change) {
     let loc = &LOCALES[c.locale];
     let mut name = c.brand.clone();
     if rng.chance(0.07) {
@@ -1167,7 +925,7 @@ fn workspace_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> CompanyReco
     } else {
         c.city
     };
-    CompanyRecord {
+    let record = CompanyRecord {
         id,
         name: Some(name),
         website: opt(rng, 0.75, |r| match r.below(10) {
@@ -1218,7 +976,8 @@ fn workspace_company(rng: &mut Rng, c: &CompanyTruth, id: String) -> CompanyReco
         employees: opt(rng, 0.4, |r| {
             (((c.employees as f64) * (0.8 + 0.4 * r.unit())) as u32).to_string()
         }),
-    }
+    };
+    (record, moved.then_some("moved"))
 }
 
 /// Splits left slots into copies of right records and new entities, shuffles the left side and
@@ -1229,7 +988,7 @@ fn assemble<T, R>(
     right_truths: &[T],
     new_truth: &mut dyn FnMut(&mut Rng, Option<&T>) -> T,
     crm: &mut dyn FnMut(&mut Rng, &T, String) -> R,
-    workspace: &mut dyn FnMut(&mut Rng, &T, String) -> R,
+    workspace: &mut dyn FnMut(&mut Rng, &T, String) -> (R, Change),
 ) -> Dataset<R> {
     let right: Vec<R> = right_truths
         .iter()
@@ -1257,15 +1016,20 @@ fn assemble<T, R>(
                 // One workspace copy per CRM record keeps the truth one-to-one.
                 Some(r) if !taken[r] => {
                     taken[r] = true;
-                    truth.push((id.clone(), format!("r{r}")));
-                    workspace(rng, &right_truths[r], id)
+                    let (record, change) = workspace(rng, &right_truths[r], id.clone());
+                    truth.push(TruthPair {
+                        left_id: id,
+                        right_id: format!("r{r}"),
+                        change,
+                    });
+                    record
                 }
                 _ => {
                     // Some new people or companies share a name with one in the CRM.
                     let lookalike = (!right_truths.is_empty() && rng.chance(0.25))
                         .then(|| &right_truths[rng.below(right_truths.len())]);
                     let t = new_truth(rng, lookalike);
-                    workspace(rng, &t, id)
+                    workspace(rng, &t, id).0
                 }
             }
         })
@@ -1354,7 +1118,7 @@ mod tests {
     fn truth_is_one_to_one_and_sized() {
         let d = companies(BenchConfig::new(1000, 1));
         assert_eq!((d.left.len(), d.right.len()), (1000, 1000));
-        let mut rights: Vec<&String> = d.truth.iter().map(|(_, r)| r).collect();
+        let mut rights: Vec<&String> = d.truth.iter().map(|t| &t.right_id).collect();
         rights.sort();
         rights.dedup();
         assert_eq!(rights.len(), d.truth.len());

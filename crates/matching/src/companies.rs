@@ -5,7 +5,7 @@ use crate::company_name::{CompanyName, domain_label, registrable_domain};
 use crate::country;
 use crate::explain::{Agreement, Detail, Field, FieldEvidence};
 use crate::fields::{Packed, Scorer, postal_code, street};
-use crate::index::{Entity, Frequencies, MatchConfig, MatchIndex};
+use crate::index::{BlockKey, Entity, Frequencies, MatchConfig, MatchIndex};
 use crate::keys::{key, key_u64};
 use crate::phone::Phone;
 use crate::record::CompanyRecord;
@@ -26,12 +26,18 @@ const POSTAL: usize = 5;
 const REGION: usize = 6;
 const COUNTRY: usize = 7;
 const INDUSTRY: usize = 8;
+/// `CORE` without spaces: `acmelogistics`.
+const CORE_COMPACT: usize = 9;
+/// `CORE`'s words sorted and joined, so reordered names compare equal.
+const CORE_SORTED: usize = 10;
 
 /// A company normalised for matching.
 pub struct PreparedCompany {
-    text: Packed<9>,
+    text: Packed<11>,
     phone: Option<Phone>,
     employees: Option<u32>,
+    /// Frequency key of the compact core name (0 when there is no name).
+    name_key: u64,
 }
 
 impl PreparedCompany {
@@ -39,8 +45,8 @@ impl PreparedCompany {
         self.text.get(i)
     }
 
-    fn core_compact(&self) -> String {
-        compact(self.get(CORE))
+    fn core_compact(&self) -> &str {
+        self.get(CORE_COMPACT)
     }
 }
 
@@ -60,9 +66,19 @@ pub fn prepare_company(r: &CompanyRecord) -> PreparedCompany {
         crate::text::truncate_at_char(&mut s, crate::text::MAX_FIELD_BYTES);
         s
     };
+    let core = cap(name.core);
+    let core_compact = compact(&core);
+    let mut words: Vec<&str> = core.split(' ').collect();
+    words.sort_unstable();
+    let core_sorted = words.concat();
+    let name_key = if core_compact.is_empty() {
+        0
+    } else {
+        key(b'n', &[&core_compact])
+    };
     let text = Packed::new([
         &cap(name.full),
-        &cap(name.core),
+        &core,
         &cap(domain),
         &cap(opt(&r.street, street)),
         &cap(opt(&r.city, fold)),
@@ -70,6 +86,8 @@ pub fn prepare_company(r: &CompanyRecord) -> PreparedCompany {
         &cap(opt(&r.region, fold)),
         &cap(opt(&r.country, country::normalise)),
         &cap(opt(&r.industry, fold)),
+        &core_compact,
+        &core_sorted,
     ]);
     let phone = r
         .phone
@@ -88,6 +106,7 @@ pub fn prepare_company(r: &CompanyRecord) -> PreparedCompany {
         text,
         phone,
         employees,
+        name_key,
     }
 }
 
@@ -103,42 +122,37 @@ impl Entity for Companies {
         prepare_company(record)
     }
 
-    fn block_keys(p: &PreparedCompany, out: &mut Vec<u64>) {
+    fn block_keys(p: &PreparedCompany, out: &mut Vec<BlockKey>) {
         let domain = p.get(DOMAIN);
         if !domain.is_empty() {
-            out.push(key(b'D', &[domain]));
-            out.push(key(b'd', &[domain_label(domain)]));
+            out.push(BlockKey::new(key(b'D', &[domain])));
+            out.push(BlockKey::new(key(b'd', &[domain_label(domain)])));
         }
         let core = p.core_compact();
         if !core.is_empty() {
-            out.push(key(b'N', &[&core]));
-            // Name prefix within a country catches typos late in the name.
-            out.push(key(b'X', &[core.get(..5).unwrap_or(&core), p.get(COUNTRY)]));
-            // Sorted words catch reordered names.
-            let mut words: Vec<&str> = p.get(CORE).split(' ').collect();
-            if words.len() > 1 {
-                words.sort_unstable();
-                out.push(key(b'S', &[&words.concat()]));
+            out.push(BlockKey::new(key(b'N', &[core])));
+            // Each half of the name within a country: a typo spoils only one of them.
+            let mid = core
+                .char_indices()
+                .nth(core.chars().count() / 2)
+                .map_or(core.len(), |(i, _)| i);
+            if mid >= 3 && core.len() - mid >= 3 {
+                out.push(BlockKey::name(key(b'H', &[&core[..mid], p.get(COUNTRY)])));
+                out.push(BlockKey::name(key(b'T', &[&core[mid..], p.get(COUNTRY)])));
             }
-            // The longest word within a country catches typos early in the name.
-            if let Some(longest) = p
-                .get(CORE)
-                .split(' ')
-                .filter(|w| w.len() >= 4)
-                .max_by_key(|w| (w.len(), *w))
-            {
-                out.push(key(b'W', &[longest, p.get(COUNTRY)]));
+            // Sorted words catch reordered names.
+            if p.get(CORE).contains(' ') {
+                out.push(BlockKey::new(key(b'S', &[p.get(CORE_SORTED)])));
             }
         }
         if let Some(phone) = p.phone {
-            out.push(key_u64(b'P', phone.tail()));
+            out.push(BlockKey::new(key_u64(b'P', phone.tail())));
         }
     }
 
     fn frequency_keys(p: &PreparedCompany, out: &mut Vec<u64>) {
-        let core = p.core_compact();
-        if !core.is_empty() {
-            out.push(key(b'n', &[&core]));
+        if p.name_key != 0 {
+            out.push(p.name_key);
         }
     }
 
@@ -211,6 +225,7 @@ impl Entity for Companies {
             threshold: 0.95,
             prior_bits: 8.5,
             max_block: 500,
+            max_name_block: 50,
         }
     }
 }
@@ -249,7 +264,7 @@ fn compare_names(
     }
     // A distinctive name can carry a match with one more agreeing field (the country); a name
     // alone never does.
-    let exact = || freq.agreement_weight(key(b'n', &[&rc]), 0.95, 1.0 / 20000.0, (2.0, 12.0));
+    let exact = || freq.agreement_weight(r.name_key, 0.95, 1.0 / 20000.0, (2.0, 12.0));
     if lc == rc {
         let (w, common) = exact();
         let agreement = if l.get(NAME) == r.get(NAME) {
@@ -265,19 +280,26 @@ fn compare_names(
         );
         return;
     }
-    let sorted = |p: &PreparedCompany| {
-        let mut w: Vec<&str> = p.get(CORE).split(' ').collect();
-        w.sort_unstable();
-        w.concat()
-    };
-    if sorted(l) == sorted(r) {
+    if l.get(CORE_SORTED) == r.get(CORE_SORTED) {
         s.add(
             Field::Name,
             Agreement::Equivalent,
             Some(Detail::Reordered),
             exact().0 - 1.0,
         );
-    } else if lc.len() >= 5 && (within_one_edit(&lc, &rc) || similarity(&lc, &rc) >= 0.95) {
+    } else if lc.len() >= 10 && within_one_edit(lc, rc) {
+        // One slip in a long name: nearly as telling as the name itself, since long names are
+        // rarely a single letter apart.
+        s.add(
+            Field::Name,
+            Agreement::Similar,
+            Some(Detail::Typo),
+            exact().0.min(10.0),
+        );
+    } else if lc.len() >= 5
+        && (within_one_edit(lc, rc)
+            || (lc.len().abs_diff(rc.len()) <= 2 && similarity(lc, rc) >= 0.95))
+    {
         s.add(Field::Name, Agreement::Similar, Some(Detail::Typo), 5.0);
     } else if contains_words(l.get(CORE), r.get(CORE)) || contains_words(r.get(CORE), l.get(CORE)) {
         s.add(Field::Name, Agreement::Partial, None, 2.0);

@@ -240,14 +240,6 @@ pub fn normalise(raw: &str) -> String {
         .unwrap_or_else(|| fold(raw))
 }
 
-/// The country whose calling code prefixes these international digits (longest code first).
-pub fn by_calling_prefix(digits: &str) -> Option<&'static Country> {
-    (1..=3)
-        .rev()
-        .filter_map(|n| digits.get(..n))
-        .find_map(|p| COUNTRIES.iter().find(|c| c.calling_code == p))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,12 +256,5 @@ mod tests {
         assert_eq!(lookup("Österreich").map(|c| c.iso2), Some("at"));
         assert_eq!(normalise("Narnia"), "narnia");
         assert!(lookup("").is_none());
-    }
-
-    #[test]
-    fn calling_prefixes_prefer_longest() {
-        assert_eq!(by_calling_prefix("35312345").map(|c| c.iso2), Some("ie"));
-        assert_eq!(by_calling_prefix("390612345").map(|c| c.iso2), Some("it"));
-        assert!(by_calling_prefix("999").is_none());
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::explain::{Agreement, Detail, Field, FieldEvidence};
 use crate::phone::Phone;
-use crate::text::{compact, fold, similarity, within_one_edit};
+use crate::text::{compact, fold, within_one_edit};
 
 /// N text fields in one allocation: an index of millions of records holds one string per record
 /// instead of one per field. An empty field means missing.
@@ -96,7 +96,8 @@ pub fn title(raw: &str) -> String {
     words.join(" ")
 }
 
-/// Accumulates a comparison: evidence and the total score.
+/// Accumulates a comparison: evidence and the total score. The `weights` arguments below are
+/// (agreeing, similar, different), in bits.
 pub struct Scorer<'a> {
     pub out: &'a mut Vec<FieldEvidence>,
     pub score: f32,
@@ -127,7 +128,7 @@ impl Scorer<'_> {
             self.add(field, Agreement::Exact, None, weights.0);
         } else if !numbers(l).eq(numbers(r)) {
             self.add(field, Agreement::Different, None, weights.2);
-        } else if l.len() >= 4 && (within_one_edit(l, r) || similarity(l, r) >= 0.94) {
+        } else if l.len() >= 4 && within_one_edit(l, r) {
             self.add(field, Agreement::Similar, None, weights.1);
         } else {
             self.add(field, Agreement::Different, None, weights.2);

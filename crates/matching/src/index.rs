@@ -20,7 +20,7 @@ pub trait Entity {
     fn prepare(record: &Self::Record) -> Self::Prepared;
     /// Keys under which the record is indexed and looked up; records sharing none are never
     /// compared (blocking). Exact keys (email, profile URL) are among them.
-    fn block_keys(prepared: &Self::Prepared, out: &mut Vec<u64>);
+    fn block_keys(prepared: &Self::Prepared, out: &mut Vec<BlockKey>);
     /// Values whose frequency on the indexed side adjusts how much agreeing on them counts.
     fn frequency_keys(prepared: &Self::Prepared, out: &mut Vec<u64>);
     /// Compares two prepared records; pushes each field's evidence and returns the total in bits.
@@ -34,6 +34,29 @@ pub trait Entity {
     fn default_config() -> MatchConfig;
 }
 
+/// A blocking key and how specific it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockKey {
+    pub key: u64,
+    pub name_only: bool,
+}
+
+impl BlockKey {
+    pub fn new(key: u64) -> Self {
+        Self {
+            key,
+            name_only: false,
+        }
+    }
+
+    pub fn name(key: u64) -> Self {
+        Self {
+            key,
+            name_only: true,
+        }
+    }
+}
+
 /// How scores become decisions.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatchConfig {
@@ -45,6 +68,10 @@ pub struct MatchConfig {
     /// Blocks with more members than this are skipped when looking up: they carry little
     /// information (a very common name) and would make one lookup scan thousands of records.
     pub max_block: usize,
+    /// The same for keys made from a name alone (family name and initial, name pair, email
+    /// local part): a common name's block says little, and matching on it needs some other field
+    /// to agree anyway, which other keys find.
+    pub max_name_block: usize,
 }
 
 /// Frequencies of values on the indexed side, for term-frequency adjusted weights.
@@ -56,7 +83,8 @@ pub struct Frequencies<'a> {
 impl Frequencies<'_> {
     /// Weight in bits for agreeing on a value: log2(m / u), where u is how often two unrelated
     /// records share the value. u is estimated from the indexed side, smoothed towards `prior_u`
-    /// so that a small index does not make every name look unique.
+    /// so that a small index does not make every name look unique. Also says whether the value
+    /// is common (its weight well under the cap), for the explanation.
     pub fn agreement_weight(
         &self,
         key: u64,
@@ -80,7 +108,7 @@ impl Frequencies<'_> {
     }
 }
 
-/// Candidates listed for an ambiguous record; more than this is a name, not a shortlist.
+/// Candidates listed for an ambiguous record: enough for a person to choose from.
 const MAX_AMBIGUOUS: usize = 5;
 
 struct Slot<P> {
@@ -150,13 +178,10 @@ impl<E: Entity> MatchIndex<E> {
                 (self.slots.len() - 1) as u32
             }
         };
-        let mut keys = Vec::new();
-        E::block_keys(&prepared, &mut keys);
-        keys.sort_unstable();
-        keys.dedup();
-        for k in keys.drain(..) {
-            self.blocks.entry(k).or_default().push(slot);
+        for k in block_keys::<E>(&prepared) {
+            self.blocks.entry(k.key).or_default().push(slot);
         }
+        let mut keys = Vec::new();
         E::frequency_keys(&prepared, &mut keys);
         for k in keys {
             *self.frequencies.entry(k).or_default() += 1;
@@ -177,18 +202,15 @@ impl<E: Entity> MatchIndex<E> {
         let Some(Slot { prepared, .. }) = self.slots[slot as usize].take() else {
             return false;
         };
-        let mut keys = Vec::new();
-        E::block_keys(&prepared, &mut keys);
-        keys.sort_unstable();
-        keys.dedup();
-        for k in keys.drain(..) {
-            if let Some(posting) = self.blocks.get_mut(&k) {
+        for k in block_keys::<E>(&prepared) {
+            if let Some(posting) = self.blocks.get_mut(&k.key) {
                 posting.retain(|s| *s != slot);
                 if posting.is_empty() {
-                    self.blocks.remove(&k);
+                    self.blocks.remove(&k.key);
                 }
             }
         }
+        let mut keys = Vec::new();
         E::frequency_keys(&prepared, &mut keys);
         for k in keys {
             if let Some(c) = self.frequencies.get_mut(&k) {
@@ -246,12 +268,6 @@ impl<E: Entity> MatchIndex<E> {
         }
     }
 
-    fn is_rejected(&self, left_id: &str, right_id: &str) -> bool {
-        self.rejections
-            .get(left_id)
-            .is_some_and(|l| l.iter().any(|r| &**r == right_id))
-    }
-
     fn slot_of(&self, id: &str) -> Option<u32> {
         self.by_id.get(&id_key(id))?.iter().copied().find(|s| {
             self.slots[*s as usize]
@@ -296,32 +312,36 @@ impl<E: Entity> MatchIndex<E> {
         if let Some(outcome) = self.pinned(left_id, left) {
             return outcome;
         }
-        let scored = self.scored(left_id, left);
-        let Some(&(best, _)) = scored.first() else {
+        let mut scored = self.scored(left_id, left);
+        let Some(&(best, best_right)) = scored.iter().min_by(|a, b| rank(a, b)) else {
             return MatchOutcome::NoMatch;
         };
 
         let prior = self.config.prior_bits;
-        let others: f32 = scored.iter().map(|(s, _)| (s - best).exp2()).sum();
+        // Summed in score order: a float sum in slot order would depend, in its last bits, on
+        // the order records were inserted.
+        let mut scores: Vec<f32> = scored.iter().map(|(s, _)| *s).collect();
+        scores.sort_unstable_by(|a, b| b.total_cmp(a));
+        let others: f32 = scores.iter().map(|s| (s - best).exp2()).sum();
         let share = |s: f32| 1.0 / ((prior - s).exp2() + others * (best - s).exp2());
         let alone = |s: f32| 1.0 / (1.0 + (prior - s).exp2());
         let threshold = self.config.threshold;
 
         let explain = |right: &Slot<E::Prepared>| self.explain(left, right);
         if share(best) >= threshold {
-            let right = scored[0].1;
             return MatchOutcome::Matched {
-                right_id: right.id.to_string(),
+                right_id: best_right.id.to_string(),
                 confidence: share(best),
-                explanation: explain(right),
+                explanation: explain(best_right),
             };
         }
         if alone(best) >= threshold {
             // Everything close enough to the best to be a real alternative.
             const CLOSE_BITS: f32 = 6.0;
+            scored.retain(|(s, _)| best - s <= CLOSE_BITS);
+            scored.sort_by(rank);
             let candidates = scored
                 .iter()
-                .take_while(|(s, _)| best - s <= CLOSE_BITS)
                 .take(MAX_AMBIGUOUS)
                 .map(|&(s, right)| Candidate {
                     right_id: right.id.to_string(),
@@ -336,16 +356,17 @@ impl<E: Entity> MatchIndex<E> {
 }
 
 impl<E: Entity> MatchIndex<E> {
-    /// Every CRM record sharing a block with `left` and not rejected for it, scored, best first.
+    /// Every CRM record sharing a block with `left` and not rejected for it, scored, unordered.
     fn scored(&self, left_id: &str, left: &E::Prepared) -> Vec<(f32, &Slot<E::Prepared>)> {
-        let mut keys = Vec::new();
-        E::block_keys(left, &mut keys);
-        keys.sort_unstable();
-        keys.dedup();
         let mut candidates: Vec<u32> = Vec::new();
-        for k in &keys {
-            if let Some(posting) = self.blocks.get(k)
-                && posting.len() <= self.config.max_block
+        for k in block_keys::<E>(left) {
+            let limit = if k.name_only {
+                self.config.max_name_block
+            } else {
+                self.config.max_block
+            };
+            if let Some(posting) = self.blocks.get(&k.key)
+                && posting.len() <= limit
             {
                 candidates.extend_from_slice(posting);
             }
@@ -354,22 +375,20 @@ impl<E: Entity> MatchIndex<E> {
         candidates.dedup();
 
         let freq = self.frequencies();
+        let rejected: &[Box<str>] = self.rejections.get(left_id).map_or(&[], |r| r.as_slice());
         let mut scratch = Vec::new();
-        let mut scored: Vec<(f32, &Slot<E::Prepared>)> = Vec::new();
+        let mut scored: Vec<(f32, &Slot<E::Prepared>)> = Vec::with_capacity(candidates.len());
         for s in candidates {
             let Some(right) = self.slots[s as usize].as_ref() else {
                 continue;
             };
-            if self.is_rejected(left_id, &right.id) {
+            if rejected.contains(&right.id) {
                 continue;
             }
             scratch.clear();
             let score = E::compare(left, &right.prepared, &freq, &mut scratch);
             scored.push((score, right));
         }
-        // Highest score first; equal scores in id order so the result never depends on the
-        // order records were inserted.
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
         scored
     }
 
@@ -392,7 +411,8 @@ impl<E: Entity> MatchIndex<E> {
     /// linking a record by hand wants to see. Rejected pairs are left out.
     pub fn candidates(&self, left: &E::Record, limit: usize) -> Vec<Candidate> {
         let prepared = E::prepare(left);
-        let scored = self.scored(E::id(left), &prepared);
+        let mut scored = self.scored(E::id(left), &prepared);
+        scored.sort_by(rank);
         let prior = self.config.prior_bits;
         let total: f32 = prior.exp2() + scored.iter().map(|(s, _)| s.exp2()).sum::<f32>();
         scored
@@ -411,6 +431,21 @@ fn is_exact_key(e: &FieldEvidence) -> bool {
     matches!(e.field, Field::Email | Field::ProfileUrl)
         && e.agreement == Agreement::Exact
         && e.detail.is_none()
+}
+
+/// Highest score first; equal scores in id order, so that the result never depends on the
+/// order records were inserted.
+fn rank<P>(a: &(f32, &Slot<P>), b: &(f32, &Slot<P>)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id))
+}
+
+/// The record's blocking keys, each once.
+fn block_keys<E: Entity>(prepared: &E::Prepared) -> Vec<BlockKey> {
+    let mut keys = Vec::new();
+    E::block_keys(prepared, &mut keys);
+    keys.sort_unstable_by_key(|k| k.key);
+    keys.dedup_by_key(|k| k.key);
+    keys
 }
 
 fn id_key(id: &str) -> u64 {

@@ -5,14 +5,12 @@ use crate::company_name::{CompanyName, domain_label, registrable_domain};
 use crate::email::{Email, is_free_mail};
 use crate::explain::{Agreement, Detail, Field, FieldEvidence};
 use crate::fields::{Packed, Scorer, postal_code, street, title};
-use crate::index::{Entity, Frequencies, MatchConfig, MatchIndex};
+use crate::index::{BlockKey, Entity, Frequencies, MatchConfig, MatchIndex};
 use crate::keys::{key, key_u64};
-use crate::person_name::{PersonName, canonical_given, nickname_equivalent};
+use crate::person_name::{PersonName, canonical_given, formal_names, nickname_equivalent};
 use crate::phone::Phone;
 use crate::record::PersonRecord;
-use crate::text::{
-    compact, fold, same_ignoring_spaces, similarity, within_one_edit, words_contained,
-};
+use crate::text::{compact, fold, same_ignoring_spaces, within_one_edit, words_contained};
 use crate::{country, profile_url};
 
 /// The index of CRM contacts/leads that workspace people are matched against.
@@ -40,6 +38,13 @@ const EMAIL_ORG: usize = 12;
 pub struct PreparedPerson {
     text: Packed<13>,
     phone: Option<Phone>,
+    /// Frequency keys of the family name, canonical given name and company (0 when missing),
+    /// kept so that comparisons do not rebuild them.
+    last_key: u64,
+    given_key: u64,
+    company_key: u64,
+    /// Whether the given name is a listed nickname, so that only those pay for the lookup.
+    nickname: bool,
 }
 
 impl PreparedPerson {
@@ -107,7 +112,19 @@ pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
         .phone
         .as_deref()
         .and_then(|p| Phone::parse(p, r.country.as_deref()));
-    PreparedPerson { text, phone }
+    let tf_key = |tag: u8, v: &str| if v.is_empty() { 0 } else { key(tag, &[v]) };
+    let last_key = tf_key(b'l', &compact(text.get(LAST)));
+    let given_key = tf_key(b'f', text.get(GIVEN));
+    let company_key = tf_key(b'c', text.get(COMPANY));
+    let nickname = !formal_names(text.get(FIRST).split(' ').next().unwrap_or("")).is_empty();
+    PreparedPerson {
+        text,
+        phone,
+        last_key,
+        given_key,
+        company_key,
+        nickname,
+    }
 }
 
 fn cap(mut s: String) -> String {
@@ -127,33 +144,33 @@ impl Entity for People {
         prepare_person(record)
     }
 
-    fn block_keys(p: &PreparedPerson, out: &mut Vec<u64>) {
+    fn block_keys(p: &PreparedPerson, out: &mut Vec<BlockKey>) {
         let given = p.get(GIVEN);
         let last_compact = compact(p.get(LAST));
         let last = last_compact.as_str();
         if !p.get(EMAIL).is_empty() {
-            out.push(key(b'E', &[p.get(EMAIL)]));
+            out.push(BlockKey::new(key(b'E', &[p.get(EMAIL)])));
         }
         if let Some((local, _)) = p.email()
             && local.len() >= 3
             && !crate::email::is_role_local(local)
         {
-            out.push(key(b'M', &[local]));
+            out.push(BlockKey::name(key(b'M', &[local])));
         }
         if !p.get(URL).is_empty() {
-            out.push(key(b'U', &[p.get(URL)]));
+            out.push(BlockKey::new(key(b'U', &[p.get(URL)])));
         }
         if let Some(phone) = p.phone {
-            out.push(key_u64(b'P', phone.tail()));
+            out.push(BlockKey::new(key_u64(b'P', phone.tail())));
         }
         if !last.is_empty() {
             let initial = given.get(..1).unwrap_or("");
-            out.push(key(b'A', &[last, initial]));
+            out.push(BlockKey::name(key(b'A', &[last, initial])));
         }
         if !last.is_empty() {
             // Consonant skeleton: survives vowel typos and doubled letters ("withoof", "withof").
             let initial = given.get(..1).unwrap_or("");
-            out.push(key(b'K', &[&skeleton(last), initial]));
+            out.push(BlockKey::name(key(b'K', &[&skeleton(last), initial])));
         }
         if !given.is_empty() && !last.is_empty() {
             // Order-free, so a swapped first/last name lands in the same block.
@@ -162,24 +179,20 @@ impl Entity for People {
             } else {
                 (last, given)
             };
-            out.push(key(b'B', &[a, b]));
+            out.push(BlockKey::name(key(b'B', &[a, b])));
         }
         if !given.is_empty() && !p.get(COMPANY).is_empty() {
             // Catches a mistyped family name when the company agrees.
-            out.push(key(b'C', &[given, p.get(COMPANY)]));
+            out.push(BlockKey::new(key(b'C', &[given, p.get(COMPANY)])));
         }
     }
 
     fn frequency_keys(p: &PreparedPerson, out: &mut Vec<u64>) {
-        if !p.get(LAST).is_empty() {
-            out.push(key(b'l', &[&compact(p.get(LAST))]));
-        }
-        if !p.get(GIVEN).is_empty() {
-            out.push(key(b'f', &[p.get(GIVEN)]));
-        }
-        if !p.get(COMPANY).is_empty() {
-            out.push(key(b'c', &[p.get(COMPANY)]));
-        }
+        out.extend(
+            [p.last_key, p.given_key, p.company_key]
+                .into_iter()
+                .filter(|k| *k != 0),
+        );
     }
 
     fn compare(
@@ -231,6 +244,7 @@ impl Entity for People {
             threshold: 0.95,
             prior_bits: 12.0,
             max_block: 500,
+            max_name_block: 50,
         }
     }
 }
@@ -250,23 +264,26 @@ fn skeleton(s: &str) -> String {
 
 type Comparison = (Agreement, Option<Detail>, f32);
 
-/// Caps on what agreeing names can add. Together they stay below what a match needs (about 16
-/// bits at the default threshold), so a name alone, however rare, never makes a match: some
-/// other field has to agree too.
-const LAST_NAME_MAX: f32 = 9.0;
-const FIRST_NAME_MAX: f32 = 6.0;
+/// Caps on what agreeing names can add. Together (16 bits) they stay just below what a match
+/// needs at the default threshold (16.25), so a name alone, however rare, never makes a match:
+/// some other field has to agree too, if only the country.
+const LAST_NAME_MAX: f32 = 9.5;
+const FIRST_NAME_MAX: f32 = 6.5;
 
-fn compare_last(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
+fn compare_last(l: &str, r: &str, r_key: u64, freq: &Frequencies<'_>) -> Comparison {
+    let exact = || freq.agreement_weight(r_key, 0.95, 1.0 / 5000.0, (3.0, LAST_NAME_MAX));
     if same_ignoring_spaces(l, r) {
-        let (w, common) = freq.agreement_weight(
-            key(b'l', &[&compact(r)]),
-            0.95,
-            1.0 / 5000.0,
-            (3.0, LAST_NAME_MAX),
-        );
+        let (w, common) = exact();
         (Agreement::Exact, common.then_some(Detail::CommonValue), w)
     } else if l.len() >= 4 && within_one_edit(&compact(l), &compact(r)) {
-        (Agreement::Similar, Some(Detail::Typo), 5.0)
+        // Short names one letter apart are often different names (Meyer, Meier); long ones
+        // rarely are, so a slip in a long name costs only a little of what agreeing is worth.
+        let weight = if l.len() >= 8 {
+            (exact().0 - 2.0).max(5.0)
+        } else {
+            5.0
+        };
+        (Agreement::Similar, Some(Detail::Typo), weight)
     } else if words_contained(l, r) {
         // A double surname written in full on one side only: "garcia lopez" and "garcia".
         (Agreement::Partial, None, 3.0)
@@ -275,19 +292,19 @@ fn compare_last(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
     }
 }
 
-fn compare_given(l: &str, r: &str, freq: &Frequencies<'_>) -> Comparison {
-    let exact_weight = || {
-        freq.agreement_weight(
-            key(b'f', &[canonical_given(r)]),
-            0.95,
-            1.0 / 300.0,
-            (2.0, FIRST_NAME_MAX),
-        )
-    };
+/// `nicknames`: whether either name is a listed nickname.
+fn compare_given(
+    l: &str,
+    r: &str,
+    nicknames: bool,
+    r_key: u64,
+    freq: &Frequencies<'_>,
+) -> Comparison {
+    let exact_weight = || freq.agreement_weight(r_key, 0.95, 1.0 / 300.0, (2.0, FIRST_NAME_MAX));
     if l == r {
         let (w, common) = exact_weight();
         (Agreement::Exact, common.then_some(Detail::CommonValue), w)
-    } else if nickname_equivalent(l, r) {
+    } else if nicknames && nickname_equivalent(l, r) {
         (
             Agreement::Equivalent,
             Some(Detail::Nickname),
@@ -309,8 +326,10 @@ fn compare_names(
     s: &mut Scorer<'_>,
 ) {
     let (lg, ll, rg, rl) = (l.given(), l.get(LAST), r.given(), r.get(LAST));
-    let direct_last = (!ll.is_empty() && !rl.is_empty()).then(|| compare_last(ll, rl, freq));
-    let direct_given = (!lg.is_empty() && !rg.is_empty()).then(|| compare_given(lg, rg, freq));
+    let direct_last =
+        (!ll.is_empty() && !rl.is_empty()).then(|| compare_last(ll, rl, r.last_key, freq));
+    let direct_given = (!lg.is_empty() && !rg.is_empty())
+        .then(|| compare_given(lg, rg, l.nickname || r.nickname, r.given_key, freq));
     let total = |c: &[Option<Comparison>]| c.iter().flatten().map(|c| c.2).sum::<f32>();
     let direct = [direct_last, direct_given];
     let mut chosen = direct;
@@ -323,14 +342,18 @@ fn compare_names(
     {
         // Family and given name swapped on one side ("Smith John").
         let swapped = [
-            Some(compare_last(lg, rl, freq)),
-            Some(compare_given(ll, rg, freq)),
+            Some(compare_last(lg, rl, r.last_key, freq)),
+            Some(compare_given(ll, rg, r.nickname, r.given_key, freq)),
         ];
+        // Swapped names are a little less telling than names in place; the penalty goes on the
+        // given name so the explanation's weights still add up to the score.
         const SWAP_PENALTY: f32 = 1.0;
         if total(&swapped) - SWAP_PENALTY > total(&direct) {
             chosen = swapped;
+            if let Some(given) = chosen[1].as_mut() {
+                given.2 -= SWAP_PENALTY;
+            }
             detail_override = Some(Detail::Reordered);
-            s.score -= SWAP_PENALTY;
         }
     }
     for (field, c) in [(Field::LastName, chosen[0]), (Field::FirstName, chosen[1])] {
@@ -357,12 +380,15 @@ fn compare_email(l: &PreparedPerson, r: &PreparedPerson, s: &mut Scorer<'_>) {
             s.add(Field::Email, Agreement::Exact, None, 14.0);
         }
     } else if ll == rl && !role && ll.len() >= 4 {
-        // Local parts are mostly built from the name, which already counted.
+        // Local parts are mostly built from the name, which already counted; digits are not,
+        // so a shared `ann.lee74` says much more than a shared `ann.lee`.
+        let digits = ll.bytes().filter(u8::is_ascii_digit).count();
+        let weight = if digits >= 2 { 6.0 } else { 1.0 };
         s.add(
             Field::Email,
             Agreement::Similar,
             Some(Detail::SameLocalPart),
-            1.0,
+            weight,
         );
     } else if ld == rd && !is_free_mail(ld) {
         // Two mailboxes at one organisation are usually two colleagues.
@@ -419,14 +445,14 @@ fn compare_company(
     }
     if l == r {
         // Sharing an employer says more at a small company than at one with thousands of contacts.
-        let (w, common) = freq.agreement_weight(key(b'c', &[r]), 0.9, 1.0 / 1000.0, (2.0, 8.0));
+        let (w, common) = freq.agreement_weight(rp.company_key, 0.9, 1.0 / 1000.0, (2.0, 8.0));
         s.add(
             Field::Company,
             Agreement::Exact,
             common.then_some(Detail::CommonValue),
             w,
         );
-    } else if l.len() >= 4 && (within_one_edit(l, r) || similarity(l, r) >= 0.92) {
+    } else if l.len() >= 4 && within_one_edit(l, r) {
         s.add(Field::Company, Agreement::Similar, Some(Detail::Typo), 5.0);
     } else if l.len().min(r.len()) >= 4 && (l.starts_with(r) || r.starts_with(l)) {
         s.add(Field::Company, Agreement::Partial, None, 1.5);

@@ -62,14 +62,6 @@ impl Phone {
         };
         n % 10u64.pow(TAIL_DIGITS)
     }
-
-    /// The country the calling code says, when international.
-    pub fn country(self) -> Option<&'static Country> {
-        match self {
-            Phone::International(n) => country::by_calling_prefix(&n.to_string()),
-            Phone::National(_) => None,
-        }
-    }
 }
 
 fn to_international(national: &str, country: &Country) -> String {

@@ -97,3 +97,55 @@ fn pinning_a_rejected_pair_overrides_the_rejection_and_rejecting_a_pin_removes_i
     index.unreject("l1", "c1");
     assert_eq!(index.best_match(&ann("l1")).matched_id(), Some("c1"));
 }
+
+mod generated {
+    use matching::MatchOutcome;
+    use matching::PeopleIndex;
+    use matching::bench_data::{self, BenchConfig};
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    fn data() -> &'static bench_data::Dataset<matching::PersonRecord> {
+        static DATA: OnceLock<bench_data::Dataset<matching::PersonRecord>> = OnceLock::new();
+        DATA.get_or_init(|| bench_data::people(BenchConfig::new(300, 21)))
+    }
+
+    fn index() -> PeopleIndex {
+        let mut index = PeopleIndex::default();
+        data().right.iter().for_each(|r| index.upsert(r));
+        index
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_pin_wins(left in 0usize..300, right in 0usize..300) {
+            let mut index = index();
+            let (l, r) = (&data().left[left], &data().right[right]);
+            index.pin(&l.id, &r.id);
+            let outcome = index.best_match(l);
+            prop_assert_eq!(outcome.matched_id(), Some(r.id.as_str()));
+        }
+
+        #[test]
+        fn rejected_matches_stay_rejected(left in 0usize..300) {
+            let mut index = index();
+            let l = &data().left[left];
+            // Reject whatever is proposed until nothing is left to propose.
+            for _ in 0..20 {
+                let proposed: Vec<String> = match index.best_match(l) {
+                    MatchOutcome::Matched { right_id, .. } => vec![right_id],
+                    MatchOutcome::Ambiguous { candidates } => candidates.into_iter().map(|c| c.right_id).collect(),
+                    MatchOutcome::NoMatch => break,
+                };
+                for r in &proposed {
+                    index.reject(&l.id, r);
+                }
+                for r in &proposed {
+                    prop_assert!(index.candidates(l, 10).iter().all(|c| &c.right_id != r));
+                }
+            }
+        }
+    }
+}

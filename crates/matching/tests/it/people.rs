@@ -227,3 +227,19 @@ fn closest_candidates_are_listed_when_nothing_matches() {
     assert_eq!(closest.len(), 1);
     assert_eq!(closest[0].right_id, "c1");
 }
+
+#[test]
+fn explanation_weights_add_up_to_the_score() {
+    let data = matching::bench_data::people(matching::bench_data::BenchConfig::new(500, 9));
+    let crm = index(&data.right);
+    let mut checked = 0;
+    for lead in &data.left {
+        for candidate in crm.candidates(lead, 3) {
+            let e = &candidate.explanation;
+            let sum: f32 = e.fields.iter().map(|f| f.weight).sum();
+            assert!((sum - e.score).abs() < 1e-3, "{e:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}

@@ -1,11 +1,13 @@
-use matching::bench_data::{self, BenchConfig};
+use matching::bench_data::{self, BenchConfig, TruthPair};
 use matching::evaluate::{Metrics, evaluate};
 use matching::{CompanyIndex, PeopleIndex};
 
-fn score(pairs: &[(String, String)], truth: &[(String, String)]) -> Metrics {
+fn score(pairs: &[(String, String)], truth: &[TruthPair]) -> Metrics {
     evaluate(
         pairs.iter().map(|(l, r)| (l.as_str(), r.as_str())),
-        truth.iter().map(|(l, r)| (l.as_str(), r.as_str())),
+        truth
+            .iter()
+            .map(|t| (t.left_id.as_str(), t.right_id.as_str())),
     )
 }
 
