@@ -6,7 +6,11 @@ mod match_cmd;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "leadbridge", version, about = "Prospecting workspace with two-way Dynamics 365 sync")]
+#[command(
+    name = "leadbridge",
+    version,
+    about = "Prospecting workspace with two-way Dynamics 365 sync"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
