@@ -667,7 +667,7 @@ fn tracked(
         let mut more = false;
         for (version, id) in table
             .by_version
-            .range(after.min(snapshot) + 1..snapshot.max(after.min(snapshot)) + 1)
+            .range(after.min(snapshot) + 1..snapshot + 1)
         {
             if n == page_size {
                 more = true;
@@ -676,20 +676,7 @@ fn tracked(
             let Some(row) = table.rows.get(id) else {
                 continue;
             };
-            if n > 0 {
-                out.push(',');
-            }
-            out.push('{');
-            write_row_members(
-                &mut out,
-                org,
-                def,
-                &row.values,
-                row.version,
-                select.as_deref(),
-                ann,
-            );
-            out.push('}');
+            push_row_object(&mut out, n, org, def, row, select.as_deref(), ann);
             n += 1;
             last_version = Some(*version);
         }
@@ -761,20 +748,7 @@ fn tracked(
                 more = true;
                 break;
             }
-            if n > 0 {
-                out.push(',');
-            }
-            out.push('{');
-            write_row_members(
-                &mut out,
-                org,
-                def,
-                &row.values,
-                row.version,
-                select.as_deref(),
-                ann,
-            );
-            out.push('}');
+            push_row_object(&mut out, n, org, def, row, select.as_deref(), ann);
             n += 1;
             last = Some(*id);
         }
@@ -808,6 +782,24 @@ fn tracked(
         .headers
         .push(("Preference-Applied".into(), "odata.track-changes".into()));
     Ok(reply)
+}
+
+/// Appends one row as a JSON object to a `value` array, after a comma unless it is the first.
+fn push_row_object(
+    out: &mut String,
+    index: usize,
+    org: &Org,
+    def: &Table,
+    row: &crate::store::StoredRow,
+    select: Option<&[usize]>,
+    ann: &rows::Annotations,
+) {
+    if index > 0 {
+        out.push(',');
+    }
+    out.push('{');
+    write_row_members(out, org, def, &row.values, row.version, select, ann);
+    out.push('}');
 }
 
 struct DeltaToken {
