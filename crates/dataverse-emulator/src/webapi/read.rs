@@ -499,19 +499,15 @@ fn write_expansions(
                 _ => None,
             };
             match related {
-                Some(r) => {
-                    out.push('{');
-                    write_row_members(
-                        out,
-                        org,
-                        tdef,
-                        &r.values,
-                        r.version,
-                        select.as_deref(),
-                        &ctx.prefer.annotations,
-                    );
-                    out.push('}');
-                }
+                Some(r) => push_row_object(
+                    out,
+                    0,
+                    org,
+                    tdef,
+                    r,
+                    select.as_deref(),
+                    &ctx.prefer.annotations,
+                ),
                 None => out.push_str("null"),
             }
             continue;
@@ -576,20 +572,15 @@ fn write_expansions(
         push_str(out, nav);
         out.push_str(":[");
         for (i, r) in related.iter().take(MAX_PAGE).enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push('{');
-            write_row_members(
+            push_row_object(
                 out,
+                i,
                 org,
                 tdef,
-                &r.values,
-                r.version,
+                r,
                 select.as_deref(),
                 &ctx.prefer.annotations,
             );
-            out.push('}');
         }
         out.push(']');
     }
