@@ -4,7 +4,7 @@
 use crate::company_name::{CompanyName, domain_label, registrable_domain};
 use crate::country;
 use crate::explain::{Agreement, Detail, Field, FieldEvidence};
-use crate::fields::{Packed, Scorer, postal_code, street};
+use crate::fields::{Address, AddressWeights, Packed, Scorer, postal_code, street};
 use crate::index::{BlockKey, Entity, Frequencies, MatchConfig, MatchIndex};
 use crate::keys::{key, key_u64};
 use crate::phone::Phone;
@@ -40,9 +40,28 @@ pub struct PreparedCompany {
     name_key: u64,
 }
 
+/// How much each part of an address counts when comparing two of these records.
+const ADDRESS_WEIGHTS: AddressWeights = AddressWeights {
+    street: (3.0, 2.0, -0.5),
+    city: (2.0, 1.5, -1.5),
+    postal_code: (2.5, 1.0, -1.0),
+    region: (0.5, 0.3, -0.5),
+    country: (1.0, -4.0),
+};
+
 impl PreparedCompany {
     fn get(&self, i: usize) -> &str {
         self.text.get(i)
+    }
+
+    fn address(&self) -> Address<'_> {
+        Address {
+            street: self.get(STREET),
+            city: self.get(CITY),
+            postal_code: self.get(POSTAL),
+            region: self.get(REGION),
+            country: self.get(COUNTRY),
+        }
     }
 
     fn core_compact(&self) -> &str {
@@ -179,30 +198,7 @@ impl Entity for Companies {
             _ => s.add(Field::Website, Agreement::Different, None, -3.0),
         }
         s.phone(l.phone, r.phone, (8.0, 6.0, -1.0));
-        s.text(
-            Field::Street,
-            l.get(STREET),
-            r.get(STREET),
-            (3.0, 2.0, -0.5),
-        );
-        s.text(Field::City, l.get(CITY), r.get(CITY), (2.0, 1.5, -1.5));
-        s.text(
-            Field::PostalCode,
-            l.get(POSTAL),
-            r.get(POSTAL),
-            (2.5, 1.0, -1.0),
-        );
-        s.text(
-            Field::Region,
-            l.get(REGION),
-            r.get(REGION),
-            (0.5, 0.3, -0.5),
-        );
-        match (l.get(COUNTRY), r.get(COUNTRY)) {
-            ("", _) | (_, "") => {}
-            (a, b) if a == b => s.add(Field::Country, Agreement::Exact, None, 1.0),
-            _ => s.add(Field::Country, Agreement::Different, None, -4.0),
-        }
+        s.address(&l.address(), &r.address(), &ADDRESS_WEIGHTS);
         s.text(
             Field::Industry,
             l.get(INDUSTRY),

@@ -96,6 +96,24 @@ pub fn title(raw: &str) -> String {
     words.join(" ")
 }
 
+/// The normalised address parts of one record ("" when missing).
+pub struct Address<'a> {
+    pub street: &'a str,
+    pub city: &'a str,
+    pub postal_code: &'a str,
+    pub region: &'a str,
+    pub country: &'a str,
+}
+
+/// (agreeing, similar, different) for each text part; (equal, different) for the country.
+pub struct AddressWeights {
+    pub street: (f32, f32, f32),
+    pub city: (f32, f32, f32),
+    pub postal_code: (f32, f32, f32),
+    pub region: (f32, f32, f32),
+    pub country: (f32, f32),
+}
+
 /// Accumulates a comparison: evidence and the total score. The `weights` arguments below are
 /// (agreeing, similar, different), in bits.
 pub struct Scorer<'a> {
@@ -112,6 +130,25 @@ impl Scorer<'_> {
             weight,
         });
         self.score += weight;
+    }
+
+    /// Street, city, postal code and region as text fields, then the country (equal or not).
+    /// People and companies weigh the parts differently; the comparison is the same.
+    pub fn address(&mut self, l: &Address<'_>, r: &Address<'_>, w: &AddressWeights) {
+        self.text(Field::Street, l.street, r.street, w.street);
+        self.text(Field::City, l.city, r.city, w.city);
+        self.text(
+            Field::PostalCode,
+            l.postal_code,
+            r.postal_code,
+            w.postal_code,
+        );
+        self.text(Field::Region, l.region, r.region, w.region);
+        match (l.country, r.country) {
+            ("", _) | (_, "") => {}
+            (a, b) if a == b => self.add(Field::Country, Agreement::Exact, None, w.country.0),
+            _ => self.add(Field::Country, Agreement::Different, None, w.country.1),
+        }
     }
 
     /// A plain text field: equal, one typo away, or different. Missing on either side adds nothing.

@@ -4,7 +4,7 @@
 use crate::company_name::{CompanyName, domain_label, registrable_domain};
 use crate::email::{Email, is_free_mail};
 use crate::explain::{Agreement, Detail, Field, FieldEvidence};
-use crate::fields::{Packed, Scorer, postal_code, street, title};
+use crate::fields::{Address, AddressWeights, Packed, Scorer, postal_code, street, title};
 use crate::index::{BlockKey, Entity, Frequencies, MatchConfig, MatchIndex};
 use crate::keys::{key, key_u64};
 use crate::person_name::{PersonName, canonical_given, formal_names, nickname_equivalent};
@@ -47,9 +47,28 @@ pub struct PreparedPerson {
     nickname: bool,
 }
 
+/// How much each part of an address counts when comparing two of these records.
+const ADDRESS_WEIGHTS: AddressWeights = AddressWeights {
+    street: (3.0, 2.0, -0.5),
+    city: (2.0, 1.5, -2.0),
+    postal_code: (3.0, 1.0, -1.0),
+    region: (0.5, 0.3, -0.5),
+    country: (0.5, -3.0),
+};
+
 impl PreparedPerson {
     fn get(&self, i: usize) -> &str {
         self.text.get(i)
+    }
+
+    fn address(&self) -> Address<'_> {
+        Address {
+            street: self.get(STREET),
+            city: self.get(CITY),
+            postal_code: self.get(POSTAL),
+            region: self.get(REGION),
+            country: self.get(COUNTRY),
+        }
     }
 
     /// First given-name token, e.g. `mary` of `mary ann`.
@@ -212,30 +231,7 @@ impl Entity for People {
         s.phone(l.phone, r.phone, (9.0, 7.0, -1.0));
         compare_company(l, r, freq, &mut s);
         s.words(Field::Title, l.get(TITLE), r.get(TITLE), (2.0, 1.0, -0.5));
-        s.text(
-            Field::Street,
-            l.get(STREET),
-            r.get(STREET),
-            (3.0, 2.0, -0.5),
-        );
-        s.text(Field::City, l.get(CITY), r.get(CITY), (2.0, 1.5, -2.0));
-        s.text(
-            Field::PostalCode,
-            l.get(POSTAL),
-            r.get(POSTAL),
-            (3.0, 1.0, -1.0),
-        );
-        s.text(
-            Field::Region,
-            l.get(REGION),
-            r.get(REGION),
-            (0.5, 0.3, -0.5),
-        );
-        match (l.get(COUNTRY), r.get(COUNTRY)) {
-            ("", _) | (_, "") => {}
-            (a, b) if a == b => s.add(Field::Country, Agreement::Exact, None, 0.5),
-            _ => s.add(Field::Country, Agreement::Different, None, -3.0),
-        }
+        s.address(&l.address(), &r.address(), &ADDRESS_WEIGHTS);
         s.score
     }
 
