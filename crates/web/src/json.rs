@@ -1,0 +1,183 @@
+//! Request bodies and query strings read strictly: a body that is not JSON, is the wrong shape,
+//! is too large or has the wrong media type becomes a problem+json naming what is wrong and where.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use http::header;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::problem::{Problem, ProblemCode};
+
+/// A JSON request body of type `T`. DTOs use `#[serde(deny_unknown_fields)]` so a misspelt field
+/// is an error instead of being silently ignored.
+#[derive(Debug, Clone)]
+pub struct StrictJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for StrictJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json_content_type(req.headers().get(header::CONTENT_TYPE)) {
+            return Err(Problem::new(ProblemCode::UnsupportedMediaType)
+                .detail("Send the body as application/json."));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(ProblemCode::PayloadTooLarge)
+            } else {
+                Problem::new(ProblemCode::MalformedJson).detail(rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(StrictJson)
+    }
+}
+
+/// Parses a JSON document into `T`, reporting syntax errors with their position and shape errors
+/// with the path of the offending value.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::new(ProblemCode::MalformedJson).detail("The request body is empty."));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
+    de.end().map_err(|e| {
+        Problem::new(ProblemCode::MalformedJson)
+            .detail(format!("Unexpected content after the JSON value: {e}"))
+    })?;
+    Ok(value)
+}
+
+fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> Problem {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    match inner.classify() {
+        serde_json::error::Category::Data => Problem::new(ProblemCode::InvalidBody).field(
+            if path == "." { String::new() } else { path },
+            strip_position(&inner.to_string()),
+        ),
+        serde_json::error::Category::Syntax
+        | serde_json::error::Category::Eof
+        | serde_json::error::Category::Io => {
+            Problem::new(ProblemCode::MalformedJson).detail(inner.to_string())
+        }
+    }
+}
+
+/// serde_json appends " at line 1 column 17" to data errors; the path already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn is_json_content_type(value: Option<&http::HeaderValue>) -> bool {
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Query-string parameters of type `T`, with problem+json errors naming the parameter.
+#[derive(Debug, Clone)]
+pub struct StrictQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for StrictQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(StrictQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                Problem::new(ProblemCode::InvalidQuery).field(
+                    if path == "." { String::new() } else { path },
+                    e.into_inner().to_string(),
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Note {
+        text: String,
+        copy_to_crm: bool,
+    }
+
+    #[test]
+    fn well_formed_body_parses() {
+        let n: Note =
+            parse_json(r#"{"text":"Grüße, 東京 👋","copy_to_crm":true}"#.as_bytes()).unwrap();
+        assert_eq!(n.text, "Grüße, 東京 👋");
+        assert!(n.copy_to_crm);
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed_json_with_position() {
+        let p = parse_json::<Note>(br#"{"text": "a", "#).unwrap_err();
+        assert_eq!(p.code, "malformed_json");
+        assert_eq!(p.status, 400);
+        assert!(p.detail.unwrap().contains("line 1"));
+        assert_eq!(
+            parse_json::<Note>(b"  ").unwrap_err().code,
+            "malformed_json"
+        );
+        let trailing = parse_json::<Note>(br#"{"text":"a","copy_to_crm":true} x"#).unwrap_err();
+        assert_eq!(trailing.code, "malformed_json");
+    }
+
+    #[test]
+    fn shape_errors_name_the_field() {
+        let wrong_type = parse_json::<Note>(br#"{"text":"a","copy_to_crm":"yes"}"#).unwrap_err();
+        assert_eq!(wrong_type.code, "invalid_body");
+        assert_eq!(wrong_type.status, 422);
+        assert_eq!(wrong_type.errors[0].path, "copy_to_crm");
+        assert!(wrong_type.errors[0].message.contains("expected a boolean"));
+
+        let unknown =
+            parse_json::<Note>(br#"{"text":"a","copy_to_crm":true,"txt":1}"#).unwrap_err();
+        assert!(unknown.errors[0].message.contains("unknown field `txt`"));
+
+        let missing = parse_json::<Note>(br#"{"text":"a"}"#).unwrap_err();
+        assert!(
+            missing.errors[0]
+                .message
+                .contains("missing field `copy_to_crm`")
+        );
+    }
+
+    #[test]
+    fn json_media_types() {
+        let ok = |v: &'static str| is_json_content_type(Some(&http::HeaderValue::from_static(v)));
+        assert!(ok("application/json"));
+        assert!(ok("Application/JSON; charset=utf-8"));
+        assert!(ok("application/merge-patch+json"));
+        assert!(!ok("text/plain"));
+        assert!(!ok("application/x-www-form-urlencoded"));
+        assert!(!is_json_content_type(None));
+    }
+}

@@ -1,0 +1,222 @@
+//! RFC 9457 problem details: the one error shape of the REST API. Each problem carries a stable
+//! `code` that clients may branch on; titles and details are for people and may change.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The stable codes of the API. Adding one is fine; renaming or removing one breaks clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemCode {
+    /// The body is not JSON at all (syntax error, empty, trailing garbage).
+    MalformedJson,
+    /// The body is JSON but not the expected shape (wrong types, unknown or missing fields).
+    InvalidBody,
+    /// A query-string parameter is missing, unknown or of the wrong type.
+    InvalidQuery,
+    /// The values are well-formed but break a rule (e.g. an empty name, too many seats).
+    ValidationFailed,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    /// No credentials, or credentials that are wrong or expired.
+    Unauthenticated,
+    /// Authenticated, but this route needs a role the caller does not have.
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    /// The request conflicts with the current state (e.g. a duplicate email).
+    Conflict,
+    /// The action needs a CRM connection and there is none.
+    NotConnected,
+    /// Too many attempts; `Retry-After` says when to try again.
+    TooManyRequests,
+    /// Our fault; the cause is logged, never sent.
+    Internal,
+}
+
+impl ProblemCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemCode::MalformedJson => "malformed_json",
+            ProblemCode::InvalidBody => "invalid_body",
+            ProblemCode::InvalidQuery => "invalid_query",
+            ProblemCode::ValidationFailed => "validation_failed",
+            ProblemCode::UnsupportedMediaType => "unsupported_media_type",
+            ProblemCode::PayloadTooLarge => "payload_too_large",
+            ProblemCode::Unauthenticated => "unauthenticated",
+            ProblemCode::Forbidden => "forbidden",
+            ProblemCode::NotFound => "not_found",
+            ProblemCode::MethodNotAllowed => "method_not_allowed",
+            ProblemCode::Conflict => "conflict",
+            ProblemCode::NotConnected => "not_connected",
+            ProblemCode::TooManyRequests => "too_many_requests",
+            ProblemCode::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ProblemCode::MalformedJson | ProblemCode::InvalidQuery => StatusCode::BAD_REQUEST,
+            ProblemCode::InvalidBody | ProblemCode::ValidationFailed => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ProblemCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProblemCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ProblemCode::Forbidden => StatusCode::FORBIDDEN,
+            ProblemCode::NotFound => StatusCode::NOT_FOUND,
+            ProblemCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemCode::Conflict | ProblemCode::NotConnected => StatusCode::CONFLICT,
+            ProblemCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ProblemCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            ProblemCode::MalformedJson => "The request body is not valid JSON.",
+            ProblemCode::InvalidBody => "The request body does not have the expected shape.",
+            ProblemCode::InvalidQuery => "The query string is not valid for this endpoint.",
+            ProblemCode::ValidationFailed => "Some values are not acceptable.",
+            ProblemCode::UnsupportedMediaType => "The request body has an unsupported media type.",
+            ProblemCode::PayloadTooLarge => "The request body is too large.",
+            ProblemCode::Unauthenticated => "Sign in or send a valid API token.",
+            ProblemCode::Forbidden => "You do not have access to this.",
+            ProblemCode::NotFound => "Not found.",
+            ProblemCode::MethodNotAllowed => "This method is not allowed here.",
+            ProblemCode::Conflict => "This conflicts with the current state.",
+            ProblemCode::NotConnected => "No CRM is connected.",
+            ProblemCode::TooManyRequests => "Too many attempts. Try again later.",
+            ProblemCode::Internal => "Something went wrong on our side.",
+        }
+    }
+}
+
+/// One field-level complaint inside a problem: where (a JSON pointer-like path) and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Where the value is, e.g. `writeback.items[1]` or the query parameter name.
+    pub path: String,
+    pub message: String,
+}
+
+/// A problem+json response body.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:leadbridge:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    /// Stable machine-readable code.
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// What the user can do about it, when there is something to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_step: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(skip)]
+    retry_after_seconds: Option<u64>,
+}
+
+impl Problem {
+    pub fn new(code: ProblemCode) -> Problem {
+        Problem {
+            type_uri: format!("urn:leadbridge:problem:{}", code.as_str()),
+            title: code.title().to_string(),
+            status: code.status().as_u16(),
+            code: code.as_str().to_string(),
+            detail: None,
+            next_step: None,
+            errors: Vec::new(),
+            retry_after_seconds: None,
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Problem {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn next_step(mut self, next_step: impl Into<String>) -> Problem {
+        self.next_step = Some(next_step.into());
+        self
+    }
+
+    pub fn field(mut self, path: impl Into<String>, message: impl Into<String>) -> Problem {
+        self.errors.push(FieldError {
+            path: path.into(),
+            message: message.into(),
+        });
+        self
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Problem {
+        self.retry_after_seconds = Some(seconds);
+        self
+    }
+
+    pub fn not_found(what: &str) -> Problem {
+        Problem::new(ProblemCode::NotFound).detail(format!("No {what} with that id."))
+    }
+
+    /// An internal error: the cause goes to the log (with Display), never to the client.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Problem {
+        tracing::error!(error = %cause, "internal error answering a request");
+        Problem::new(ProblemCode::Internal)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let retry_after = self.retry_after_seconds;
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_carries_type_code_status_and_fields() {
+        let p = Problem::new(ProblemCode::InvalidBody).field("email", "must not be empty");
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["type"], "urn:leadbridge:problem:invalid_body");
+        assert_eq!(v["status"], 422);
+        assert_eq!(v["code"], "invalid_body");
+        assert_eq!(v["errors"][0]["path"], "email");
+        assert!(v.get("detail").is_none());
+    }
+
+    #[test]
+    fn response_is_problem_json_with_retry_after() {
+        let r = Problem::new(ProblemCode::TooManyRequests)
+            .retry_after(30)
+            .into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert_eq!(r.headers()[header::RETRY_AFTER], "30");
+    }
+}
