@@ -139,22 +139,22 @@ mod tests {
     #[test]
     fn syntax_errors_are_malformed_json_with_position() {
         let p = parse_json::<Note>(br#"{"text": "a", "#).unwrap_err();
-        assert_eq!(p.code, "malformed_json");
-        assert_eq!(p.status, 400);
+        assert_eq!(p.code, ProblemCode::MalformedJson);
+        assert_eq!(p.status(), 400);
         assert!(p.detail.unwrap().contains("line 1"));
         assert_eq!(
             parse_json::<Note>(b"  ").unwrap_err().code,
-            "malformed_json"
+            ProblemCode::MalformedJson
         );
         let trailing = parse_json::<Note>(br#"{"text":"a","copy_to_crm":true} x"#).unwrap_err();
-        assert_eq!(trailing.code, "malformed_json");
+        assert_eq!(trailing.code, ProblemCode::MalformedJson);
     }
 
     #[test]
     fn shape_errors_name_the_field() {
         let wrong_type = parse_json::<Note>(br#"{"text":"a","copy_to_crm":"yes"}"#).unwrap_err();
-        assert_eq!(wrong_type.code, "invalid_body");
-        assert_eq!(wrong_type.status, 422);
+        assert_eq!(wrong_type.code, ProblemCode::InvalidBody);
+        assert_eq!(wrong_type.status(), 422);
         assert_eq!(wrong_type.errors[0].path, "copy_to_crm");
         assert!(wrong_type.errors[0].message.contains("expected a boolean"));
 

@@ -101,9 +101,10 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// A problem+json response body.
+/// The problem+json body as it goes on the wire (and into the OpenAPI document).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Problem {
+#[schema(as = Problem)]
+pub struct ProblemBody {
     /// `urn:leadbridge:problem:<code>`.
     #[serde(rename = "type")]
     pub type_uri: String,
@@ -118,17 +119,22 @@ pub struct Problem {
     pub next_step: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
-    #[serde(skip)]
+}
+
+/// An API error, answered as problem+json.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub code: ProblemCode,
+    pub detail: Option<String>,
+    pub next_step: Option<String>,
+    pub errors: Vec<FieldError>,
     retry_after_seconds: Option<u64>,
 }
 
 impl Problem {
     pub fn new(code: ProblemCode) -> Problem {
         Problem {
-            type_uri: format!("urn:leadbridge:problem:{}", code.as_str()),
-            title: code.title().to_string(),
-            status: code.status().as_u16(),
-            code: code.as_str().to_string(),
+            code,
             detail: None,
             next_step: None,
             errors: Vec::new(),
@@ -170,7 +176,19 @@ impl Problem {
     }
 
     pub fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        self.code.status()
+    }
+
+    pub fn body(&self) -> ProblemBody {
+        ProblemBody {
+            type_uri: format!("urn:leadbridge:problem:{}", self.code.as_str()),
+            title: self.code.title().to_string(),
+            status: self.code.status().as_u16(),
+            code: self.code.as_str().to_string(),
+            detail: self.detail.clone(),
+            next_step: self.next_step.clone(),
+            errors: self.errors.clone(),
+        }
     }
 }
 
@@ -178,7 +196,7 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status();
         let retry_after = self.retry_after_seconds;
-        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let body = serde_json::to_vec(&self.body()).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -199,7 +217,7 @@ mod tests {
     #[test]
     fn body_carries_type_code_status_and_fields() {
         let p = Problem::new(ProblemCode::InvalidBody).field("email", "must not be empty");
-        let v = serde_json::to_value(&p).unwrap();
+        let v = serde_json::to_value(p.body()).unwrap();
         assert_eq!(v["type"], "urn:leadbridge:problem:invalid_body");
         assert_eq!(v["status"], 422);
         assert_eq!(v["code"], "invalid_body");

@@ -1,5 +1,7 @@
 //! The web crate over real HTTP: a server on a loopback port and a plain HTTP client.
 
+#![allow(clippy::unwrap_used)]
+
 mod api_basics;
 
 use std::net::SocketAddr;
