@@ -14,7 +14,7 @@
 //! writeback job are written together.
 //!
 //! The methods live in the module of what they are about: [`tenants`], [`accounts`],
-//! [`directory`], [`saved`], [`activities`], [`crm`], [`secrets`], [`matches`], [`writeback`],
+//! [`directory`], [`saved`], [`activities`], [`crm`], [`secrets`], [`matches`](mod@matches), [`writeback`],
 //! [`sync_runs`], [`jobs`], [`purge`].
 
 // Tests unwrap fixtures they built themselves; nothing from outside reaches those unwraps.
@@ -255,7 +255,8 @@ fn prepare_sqlite(url: &str) -> Result<String> {
 ///
 /// Outside a transaction each method runs on its own (a method that writes several rows is still
 /// atomic). After [`TenantStore::begin`] everything runs in one transaction until
-/// [`TenantStore::commit`]; dropping it uncommitted rolls everything back.
+/// [`TenantStore::commit`]; dropping it uncommitted rolls everything back. After a method fails
+/// inside a transaction, roll it back: PostgreSQL refuses further statements in it.
 pub struct TenantStore {
     store: Store,
     tenant: TenantId,
