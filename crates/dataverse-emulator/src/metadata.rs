@@ -715,6 +715,8 @@ pub fn builtin_tables() -> Vec<Table> {
         "opportunity",
         "parentaccountid",
     )
+    .one_to_many("Account_Tasks", "task", "regardingobjectid")
+    .one_to_many("Account_Emails", "email", "regardingobjectid")
     .tracked()
     .build();
 
@@ -741,6 +743,9 @@ pub fn builtin_tables() -> Vec<Table> {
         "opportunity",
         "parentcontactid",
     )
+    .one_to_many("opportunity_customer_contacts", "opportunity", "customerid")
+    .one_to_many("Contact_Tasks", "task", "regardingobjectid")
+    .one_to_many("Contact_Emails", "email", "regardingobjectid")
     .tracked()
     .build();
 

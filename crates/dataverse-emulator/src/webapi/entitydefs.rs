@@ -261,13 +261,16 @@ pub fn get(
     let context = format!("{}/$metadata#EntityDefinitions", ctx.base);
     match args {
         None => {
-            let filter = match query_param(query, "$filter") {
-                Some(text) => Some(odata::filter::parse(&text)?.bind(&MetaSchema)?),
-                None => None,
-            };
             let ectx = EvalContext {
                 user_id: ctx.user,
                 now: ctx.now,
+            };
+            let filter = match query_param(query, "$filter") {
+                Some(text) => Some(
+                    odata::filter::parse_with_aliases(&text, &super::query_aliases(query))?
+                        .bind(&MetaSchema, &ectx)?,
+                ),
+                None => None,
             };
             let value: Vec<Json> = org
                 .live_tables()

@@ -775,6 +775,19 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
     })
 }
 
+/// The parameter aliases (`@p1=…`) a query string defines, decoded.
+pub fn query_aliases(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            let name = decode_query_component(k);
+            let name = name.strip_prefix('@')?;
+            Some((name.to_string(), decode_query_component(v)))
+        })
+        .collect()
+}
+
 /// Decodes one query-string component as IIS does: `+` is a space, then percent-decoding.
 pub fn decode_query_component(text: &str) -> String {
     let spaced = text.replace('+', " ");

@@ -6,6 +6,7 @@
 
 mod auth;
 mod harness;
+mod navigation;
 mod queries;
 mod records;
 mod transactions;
