@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(filter::parse(&printed).as_ref(), Ok(&parsed), "printed as {printed}");
         let ctx = EvalContext {
             user_id: uuid::Uuid::nil(),
+            business_unit_id: uuid::Uuid::nil(),
             now: chrono::DateTime::UNIX_EPOCH,
         };
         if let Ok(bound) = parsed.bind(&Table, &ctx) {

@@ -4,11 +4,13 @@
 use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::fmt;
+use std::ops::RangeBounds;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use uuid::Uuid;
 
 use super::collation::{self, Anchor, LikeElement};
+use super::dates::{self, DateFunction};
 use super::lexer::{self, Lexer, Token, TokenKind, query_error};
 use super::{EvalContext, QueryError, Related, Schema};
 use crate::value::{self, Value, ValueKind};
@@ -61,6 +63,18 @@ pub enum Filter {
     EqualUserId {
         property: String,
         negated: bool,
+    },
+    /// `Microsoft.Dynamics.CRM.EqualBusinessId` / `NotEqualBusinessId`: the caller's business unit.
+    EqualBusinessId {
+        property: String,
+        negated: bool,
+    },
+    /// A date function: `LastXDays(PropertyName='createdon',PropertyValue=3)`, `Today(…)`,
+    /// `On(…,PropertyValue='2024-01-01')`.
+    Date {
+        function: DateFunction,
+        property: String,
+        value: Option<Literal>,
     },
     /// `path/any(v:predicate)`, `path/all(v:predicate)` and `path/any()` over a collection-valued
     /// navigation property.
@@ -681,6 +695,8 @@ impl<'a> Parser<'a> {
             TokenKind::String(s) | TokenKind::JsonString(s) => Literal::String(s.clone()),
             TokenKind::Int(i) => Literal::Int(*i),
             TokenKind::Decimal(d) => Literal::Decimal(*d),
+            TokenKind::Date(d) => Literal::Date(*d),
+            TokenKind::DateTime(d) => Literal::DateTime(*d),
             TokenKind::Identifier if self.at_word("true") => Literal::Bool(true),
             TokenKind::Identifier if self.at_word("false") => Literal::Bool(false),
             _ => return Err(lexer::expression_expected(self.text, self.token.start)),
@@ -704,6 +720,12 @@ fn crm_function_name(filter: &Filter) -> Option<&'static str> {
         } else {
             "EqualUserId"
         }),
+        Filter::EqualBusinessId { negated, .. } => Some(if *negated {
+            "NotEqualBusinessId"
+        } else {
+            "EqualBusinessId"
+        }),
+        Filter::Date { function, .. } => Some(function.name()),
         _ => None,
     }
 }
@@ -712,15 +734,18 @@ fn build_crm_function(
     name: &str,
     arguments: Vec<(&str, CrmArgument)>,
 ) -> Result<Filter, QueryError> {
-    const SUPPORTED: [&str; 6] = [
+    const SUPPORTED: [&str; 8] = [
         "In",
         "NotIn",
         "Between",
         "NotBetween",
         "EqualUserId",
         "NotEqualUserId",
+        "EqualBusinessId",
+        "NotEqualBusinessId",
     ];
-    if !SUPPORTED.contains(&name) {
+    let date_function = DateFunction::from_name(name);
+    if date_function.is_none() && !SUPPORTED.contains(&name) {
         return Err(query_error(format!(
             "The query function '{CRM_NAMESPACE}{name}' is not supported by this emulator."
         )));
@@ -735,18 +760,40 @@ fn build_crm_function(
     };
     let mut property = None;
     let mut values = None;
-    for (parameter, value) in arguments {
-        match (parameter, value) {
+    let mut value = None;
+    for (parameter, argument) in arguments {
+        match (parameter, argument) {
             ("PropertyName", CrmArgument::Single(Literal::String(p))) if property.is_none() => {
                 property = Some(p);
             }
             ("PropertyValues", CrmArgument::Array(v)) if values.is_none() => values = Some(v),
+            ("PropertyValue", CrmArgument::Single(v)) if value.is_none() => value = Some(v),
             _ => return Err(not_declared()),
         }
     }
     let Some(property) = property else {
         return Err(not_declared());
     };
+    if let Some(function) = date_function {
+        return match (function.parameter(), value, values) {
+            (dates::Parameter::None, None, None) => Ok(Filter::Date {
+                function,
+                property,
+                value: None,
+            }),
+            (dates::Parameter::Count | dates::Parameter::Date, Some(value), None) => {
+                Ok(Filter::Date {
+                    function,
+                    property,
+                    value: Some(value),
+                })
+            }
+            _ => Err(not_declared()),
+        };
+    }
+    if value.is_some() {
+        return Err(not_declared());
+    }
     match (name, values) {
         ("In" | "NotIn", Some(values)) => Ok(Filter::In {
             property,
@@ -772,6 +819,10 @@ fn build_crm_function(
         ("EqualUserId" | "NotEqualUserId", None) => Ok(Filter::EqualUserId {
             property,
             negated: name == "NotEqualUserId",
+        }),
+        ("EqualBusinessId" | "NotEqualBusinessId", None) => Ok(Filter::EqualBusinessId {
+            property,
+            negated: name == "NotEqualBusinessId",
         }),
         _ => Err(not_declared()),
     }
@@ -929,6 +980,31 @@ impl fmt::Display for Filter {
                 };
                 write!(f, "{CRM_NAMESPACE}{name}(PropertyName={})", quote(property))
             }
+            Filter::EqualBusinessId { property, negated } => {
+                let name = if *negated {
+                    "NotEqualBusinessId"
+                } else {
+                    "EqualBusinessId"
+                };
+                write!(f, "{CRM_NAMESPACE}{name}(PropertyName={})", quote(property))
+            }
+            Filter::Date {
+                function,
+                property,
+                value,
+            } => {
+                write!(
+                    f,
+                    "{CRM_NAMESPACE}{}(PropertyName={}",
+                    function.name(),
+                    quote(property)
+                )?;
+                if let Some(value) = value {
+                    f.write_str(",PropertyValue=")?;
+                    write_array_item(f, value)?;
+                }
+                f.write_str(")")
+            }
             Filter::Lambda { path, kind, body } => {
                 write!(f, "{path}/{}(", kind.keyword())?;
                 if let Some((variable, predicate)) = body {
@@ -981,6 +1057,12 @@ enum Node {
         high: Scalar,
     },
     EqualUserId(usize),
+    EqualBusinessId(usize),
+    /// A date or date-time cell inside the span (a date counts as its midnight UTC).
+    Within {
+        ordinal: usize,
+        span: dates::Span,
+    },
     /// Whether the cell is one of `ids` (not one of them, when `complement`); a null cell is
     /// in the set's complement. Lookup paths and lambdas bind to this.
     InSet {
@@ -1220,7 +1302,76 @@ impl Binder<'_> {
                 }
                 negate_if(*negated, Node::EqualUserId(ordinal))
             }
+            Filter::EqualBusinessId { property, negated } => {
+                let (ordinal, kind) = resolve_function_property(scope.schema, property)?;
+                if kind != ValueKind::Guid {
+                    return Err(query_error(format!(
+                        "Microsoft.Dynamics.CRM.EqualBusinessId needs a lookup or unique \
+                         identifier property; '{property}' is of type '{}'.",
+                        edm_type_of_kind(kind)
+                    )));
+                }
+                negate_if(*negated, Node::EqualBusinessId(ordinal))
+            }
+            Filter::Date {
+                function,
+                property,
+                value,
+            } => self.date_function(scope, *function, property, value.as_ref())?,
             Filter::Lambda { path, kind, body } => self.lambda(scope, path, *kind, body)?,
+        })
+    }
+
+    /// A date function becomes the span of instants it means now.
+    fn date_function(
+        &self,
+        scope: &Scope<'_>,
+        function: DateFunction,
+        property: &str,
+        value: Option<&Literal>,
+    ) -> Result<Node, QueryError> {
+        let name = function.name();
+        let (ordinal, kind) = resolve_function_property(scope.schema, property)?;
+        if !matches!(kind, ValueKind::DateTime | ValueKind::Date) {
+            return Err(query_error(format!(
+                "{CRM_NAMESPACE}{name} needs a date and time property; '{property}' is of type \
+                 '{}'.",
+                edm_type_of_kind(kind)
+            )));
+        }
+        let bad_value = |v: &Literal, expected: &str| {
+            query_error(format!(
+                "The value {v} of PropertyValue is not valid for {CRM_NAMESPACE}{name}: {expected} \
+                 is expected."
+            ))
+        };
+        let mut count = 0;
+        let mut date = NaiveDate::MIN;
+        match (function.parameter(), value) {
+            (dates::Parameter::Count, Some(v)) => {
+                let parsed = match v {
+                    Literal::Int(i) => u32::try_from(*i).ok(),
+                    Literal::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                };
+                count = parsed.ok_or_else(|| bad_value(v, "a whole number of 0 or more"))?;
+            }
+            (dates::Parameter::Date, Some(v)) => {
+                date = match v {
+                    Literal::Date(d) => Some(*d),
+                    Literal::DateTime(d) => Some(d.date_naive()),
+                    Literal::String(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                        .ok()
+                        .or_else(|| lexer::parse_datetime(s.trim()).map(|d| d.date_naive())),
+                    _ => None,
+                }
+                .ok_or_else(|| bad_value(v, "a date (yyyy-mm-dd)"))?;
+            }
+            _ => {}
+        }
+        Ok(Node::Within {
+            ordinal,
+            span: function.span(self.ctx.now, count, date),
         })
     }
 
@@ -1528,6 +1679,14 @@ fn eval(node: &Node, row: &[Value], ctx: &EvalContext) -> bool {
         Node::EqualUserId(ordinal) => {
             matches!(value::cell(row, *ordinal), Value::Guid(id) if *id == ctx.user_id)
         }
+        Node::EqualBusinessId(ordinal) => {
+            matches!(value::cell(row, *ordinal), Value::Guid(id) if *id == ctx.business_unit_id)
+        }
+        Node::Within { ordinal, span } => match value::cell(row, *ordinal) {
+            Value::DateTime(d) => span.contains(d),
+            Value::Date(d) => span.contains(&d.and_time(chrono::NaiveTime::MIN).and_utc()),
+            _ => false,
+        },
         Node::InSet {
             ordinal,
             ids,

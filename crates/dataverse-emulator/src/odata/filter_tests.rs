@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
+use crate::odata::dates::DateFunction;
 use crate::odata::{EvalContext, Schema};
 use crate::value::{Value, ValueKind};
 
@@ -133,6 +134,7 @@ fn rows() -> Vec<Vec<Value>> {
 fn ctx() -> EvalContext {
     EvalContext {
         user_id: guid(ME),
+        business_unit_id: guid(OTHER),
         now: dt("2024-06-01T12:00:00Z"),
     }
 }
@@ -241,6 +243,18 @@ fn evaluates_like_dataverse() {
         ("Microsoft.Dynamics.CRM.NotBetween(PropertyName='revenue',PropertyValues=[\"1\",\"5000\"])".into(), vec!["Contoso Ltd", "' or 1 eq 1", "fabrikam", "Short"]),
         ("Microsoft.Dynamics.CRM.EqualUserId(PropertyName='ownerid')".into(), vec!["Contoso Ltd", "' or 1 eq 1"]),
         ("Microsoft.Dynamics.CRM.NotEqualUserId(PropertyName='_ownerid_value')".into(), all_but(&["Contoso Ltd", "' or 1 eq 1"])),
+        // The caller's business unit is OTHER in these tests.
+        ("Microsoft.Dynamics.CRM.EqualBusinessId(PropertyName='ownerid')".into(), vec!["O'Brien & Sons", "Ünïcödé GmbH", "Adventure Works   "]),
+        ("Microsoft.Dynamics.CRM.NotEqualBusinessId(PropertyName='ownerid')".into(), vec!["Contoso Ltd", "' or 1 eq 1", "fabrikam", "Short"]),
+        // Date functions, at 2024-06-01T12:00:00Z.
+        ("Microsoft.Dynamics.CRM.On(PropertyName='createdon',PropertyValue='2024-01-15')".into(), vec!["Contoso Ltd"]),
+        ("Microsoft.Dynamics.CRM.OnOrBefore(PropertyName='createdon',PropertyValue=2023-12-31)".into(), vec!["O'Brien & Sons", "Ünïcödé GmbH"]),
+        ("Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=152)".into(), vec!["Contoso Ltd", "' or 1 eq 1"]),
+        ("Microsoft.Dynamics.CRM.LastXYears(PropertyName='createdon',PropertyValue='1')".into(), vec!["Contoso Ltd", "O'Brien & Sons", "' or 1 eq 1"]),
+        ("Microsoft.Dynamics.CRM.OlderThanXMonths(PropertyName='createdon',PropertyValue=12)".into(), vec!["Ünïcödé GmbH"]),
+        ("Microsoft.Dynamics.CRM.ThisYear(PropertyName='estimatedclosedate')".into(), vec!["Contoso Ltd", "' or 1 eq 1"]),
+        ("Microsoft.Dynamics.CRM.NextYear(PropertyName='estimatedclosedate')".into(), vec!["fabrikam"]),
+        ("Microsoft.Dynamics.CRM.Today(PropertyName='createdon')".into(), vec![]),
     ];
     for (filter, expected) in cases {
         assert_eq!(matching_names(&filter), expected, "{filter}");
@@ -307,6 +321,24 @@ fn sx(filter: &Filter) -> String {
                 if *negated { "neuserid" } else { "equserid" }
             )
         }
+        Filter::EqualBusinessId { property, negated } => {
+            format!(
+                "({} {property})",
+                if *negated {
+                    "nebusinessid"
+                } else {
+                    "eqbusinessid"
+                }
+            )
+        }
+        Filter::Date {
+            function,
+            property,
+            value,
+        } => match value {
+            Some(v) => format!("({} {property} {})", function.name(), literal(v)),
+            None => format!("({} {property})", function.name()),
+        },
         Filter::Lambda { path, kind, body } => match body {
             Some((variable, predicate)) => {
                 format!("({} {path} {variable} {})", kind.keyword(), sx(predicate))
@@ -430,9 +462,30 @@ fn parses_operators_literals_and_precedence() {
             "(any contact_customer_accounts c (and (eq c/jobtitle \"x\") (any c/opportunity_customer_contacts o (ne o/description \"N/A\"))))",
         ),
         ("any eq 1 and all/any()", "(and (eq any 1i) (any all))"),
+        (
+            "Microsoft.Dynamics.CRM.LastXDays(PropertyName=@p1,PropertyValue=@p2)",
+            "(LastXDays createdon 3i)",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.On(PropertyName='x',PropertyValue=2024-02-29)",
+            "(On x date:2024-02-29)",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.ThisWeek(PropertyName='x')",
+            "(ThisWeek x)",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.NotEqualBusinessId(PropertyName='owningbusinessunit')",
+            "(nebusinessid owningbusinessunit)",
+        ),
+    ];
+    // filter-rows.md's date example passes both parameters through aliases.
+    let aliases = [
+        ("p1".to_string(), "'createdon'".to_string()),
+        ("p2".to_string(), "3".to_string()),
     ];
     for &(text, expected) in cases {
-        let filter = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let filter = parse_with_aliases(text, &aliases).unwrap_or_else(|e| panic!("{text}: {e}"));
         assert_eq!(sx(&filter), expected, "{text}");
     }
 }
@@ -509,8 +562,28 @@ fn syntax_errors_match_dataverse_texts() {
                 .into(),
         ),
         (
-            "Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=3)",
-            "The query function 'Microsoft.Dynamics.CRM.LastXDays' is not supported by this emulator.".into(),
+            "Microsoft.Dynamics.CRM.Under(PropertyName='accountid',PropertyValue='x')",
+            "The query function 'Microsoft.Dynamics.CRM.Under' is not supported by this emulator.".into(),
+        ),
+        (
+            "Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon')",
+            "Could not find a function named 'Microsoft.Dynamics.CRM.LastXDays' with parameters 'PropertyName'.".into(),
+        ),
+        (
+            "Microsoft.Dynamics.CRM.Today(PropertyName='createdon',PropertyValue=1)",
+            "Could not find a function named 'Microsoft.Dynamics.CRM.Today' with parameters \
+             'PropertyName,PropertyValue'."
+                .into(),
+        ),
+        (
+            "Microsoft.Dynamics.CRM.In(PropertyName='a',PropertyValue='x')",
+            "Could not find a function named 'Microsoft.Dynamics.CRM.In' with parameters 'PropertyName,PropertyValue'.".into(),
+        ),
+        (
+            "not Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=3)",
+            "The 'not' operator cannot be applied to the query function 'Microsoft.Dynamics.CRM.LastXDays'; \
+             use its negated form instead."
+                .into(),
         ),
         (
             "not Microsoft.Dynamics.CRM.In(PropertyName='a',PropertyValues=['x'])",
@@ -624,6 +697,29 @@ fn bind_errors_match_dataverse_texts() {
         (
             "Microsoft.Dynamics.CRM.EqualUserId(PropertyName='owner')",
             "Could not find a property named 'owner' on type 'Microsoft.Dynamics.CRM.account'.",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.Today(PropertyName='name')",
+            "Microsoft.Dynamics.CRM.Today needs a date and time property; 'name' is of type 'Edm.String'.",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue='x')",
+            "The value 'x' of PropertyValue is not valid for Microsoft.Dynamics.CRM.LastXDays: a whole \
+             number of 0 or more is expected.",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=-1)",
+            "The value -1 of PropertyValue is not valid for Microsoft.Dynamics.CRM.LastXDays: a whole \
+             number of 0 or more is expected.",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.On(PropertyName='createdon',PropertyValue='June')",
+            "The value 'June' of PropertyValue is not valid for Microsoft.Dynamics.CRM.On: a date \
+             (yyyy-mm-dd) is expected.",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.EqualBusinessId(PropertyName='name')",
+            "Microsoft.Dynamics.CRM.EqualBusinessId needs a lookup or unique identifier property; 'name' is of type 'Edm.String'.",
         ),
     ];
     for &(text, message) in cases {
@@ -1170,6 +1266,13 @@ fn leaf() -> impl Strategy<Value = Filter> {
             .prop_map(|(property, low, high, negated)| Filter::Between { property, low, high, negated }),
         1 => (identifier(), any::<bool>()).prop_map(|(property, negated)| Filter::EqualUserId { property, negated }),
         1 => path().prop_map(|path| Filter::Lambda { path, kind: LambdaKind::Any, body: None }),
+        1 => (identifier(), any::<bool>()).prop_map(|(property, negated)| Filter::EqualBusinessId { property, negated }),
+        1 => (prop::sample::select(vec![DateFunction::Today, DateFunction::LastXDays, DateFunction::On]), identifier(), array_item())
+            .prop_map(|(function, property, value)| Filter::Date {
+                function,
+                property,
+                value: (function != DateFunction::Today).then_some(value),
+            }),
     ]
 }
 

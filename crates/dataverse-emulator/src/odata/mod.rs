@@ -11,6 +11,7 @@
 //! - Every failure is a `QueryError` carrying the Dataverse error code and message.
 
 mod collation;
+pub mod dates;
 pub mod filter;
 mod lexer;
 pub mod options;
@@ -59,10 +60,13 @@ pub struct Collection<'a> {
     pub related: Box<dyn Related + 'a>,
 }
 
-/// Values a filter may depend on besides the row (e.g. `Microsoft.Dynamics.CRM.EqualUserId`).
+/// Values a filter may depend on besides the row (`EqualUserId`, `EqualBusinessId`, the date
+/// functions).
 #[derive(Debug, Clone)]
 pub struct EvalContext {
     pub user_id: Uuid,
+    /// The caller's business unit (`Microsoft.Dynamics.CRM.EqualBusinessId`).
+    pub business_unit_id: Uuid,
     pub now: chrono::DateTime<chrono::Utc>,
 }
 

@@ -306,6 +306,17 @@ pub fn privilege_denied(org: &Org, ctx: &Ctx, privilege: &str, t: Option<usize>)
     )
 }
 
+/// What a query may depend on besides the rows: the acting user, their business unit, now.
+pub fn eval_context(org: &Org, ctx: &Ctx) -> crate::odata::EvalContext {
+    crate::odata::EvalContext {
+        user_id: ctx.user,
+        business_unit_id: org
+            .user_business_unit(ctx.user)
+            .unwrap_or(org.root_business_unit),
+        now: ctx.now,
+    }
+}
+
 /// Checks that the acting user holds `prv<verb><table>`; returns its depth.
 pub fn require(org: &Org, ctx: &Ctx, verb: &str, t: usize) -> Result<Depth, ApiError> {
     let privilege = format!("prv{verb}{}", org.def(t).privilege_suffix());

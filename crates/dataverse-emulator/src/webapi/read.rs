@@ -19,7 +19,7 @@ use super::{
 };
 use crate::error::ApiError;
 use crate::metadata::Table;
-use crate::odata::{self, EvalContext, Schema};
+use crate::odata::{self, Schema};
 use crate::org::Org;
 use crate::security::Depth;
 use crate::value::{Value, ValueKind, cell};
@@ -297,10 +297,7 @@ pub fn collection(
         .as_ref()
         .map(|s| resolve_select(def, s))
         .transpose()?;
-    let ectx = EvalContext {
-        user_id: ctx.user,
-        now: ctx.now,
-    };
+    let ectx = super::eval_context(org, ctx);
     let filter = match &opts.filter {
         Some(text) => Some(
             odata::filter::parse_with_aliases(text, &opts.aliases)?
@@ -559,10 +556,7 @@ fn prepare_expansions<'a>(
     parents: &[Uuid],
 ) -> Result<Vec<Expansion<'a>>, ApiError> {
     let def = org.def(t);
-    let ectx = EvalContext {
-        user_id: ctx.user,
-        now: ctx.now,
-    };
+    let ectx = super::eval_context(org, ctx);
     let mut out = Vec::with_capacity(expand.len());
     for item in expand {
         let nav = item.navigation_property.as_str();
