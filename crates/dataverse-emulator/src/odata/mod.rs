@@ -7,9 +7,10 @@
 //!   `Filter::bind(&dyn Schema, &EvalContext)` → `BoundFilter` (names resolved to column
 //!   ordinals, literals converted to the column's kind, related tables reached through navigation
 //!   properties read once into id sets), `BoundFilter::matches(row, ctx)`.
-//! - `options::parse_select`, `parse_orderby`, `parse_expand`, `parse_top`.
+//! - `options::parse_select`, `parse_orderby`, `parse_expand`, `parse_top`; `apply::parse`.
 //! - Every failure is a `QueryError` carrying the Dataverse error code and message.
 
+pub mod apply;
 mod collation;
 pub mod dates;
 pub mod filter;
@@ -19,6 +20,12 @@ pub mod options;
 use uuid::Uuid;
 
 use crate::value::{Value, ValueKind};
+
+/// The form of a string two values share when the database collation finds them equal
+/// (case-insensitive, trailing spaces ignored): what groups rows together in `groupby`.
+pub fn collation_key(s: &str) -> Box<str> {
+    collation::fold_str(collation::trim_pad(s))
+}
 
 /// What the query engine needs to know about a table to bind names in a query.
 pub trait Schema {

@@ -2,6 +2,7 @@
 //! metadata), the request context (caller, impersonation, `Prefer`), privilege checks, and replies
 //! shaped as Dataverse sends them. Transport-independent, so `$batch` dispatches through it too.
 
+pub mod aggregate;
 pub mod entitydefs;
 pub mod read;
 pub mod rows;

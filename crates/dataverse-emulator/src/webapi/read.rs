@@ -99,6 +99,7 @@ struct Options {
     orderby: Option<String>,
     top: Option<u32>,
     expand: Option<String>,
+    apply: Option<String>,
     count: bool,
     skiptoken: Option<String>,
     deltatoken: Option<String>,
@@ -113,6 +114,7 @@ fn parse_options(query: &str) -> Result<Options, ApiError> {
         orderby: None,
         top: None,
         expand: None,
+        apply: None,
         count: false,
         skiptoken: None,
         deltatoken: None,
@@ -128,6 +130,7 @@ fn parse_options(query: &str) -> Result<Options, ApiError> {
             "$orderby" => o.orderby = Some(v),
             "$top" => o.top = Some(odata::options::parse_top(&v)?),
             "$expand" => o.expand = Some(v),
+            "$apply" => o.apply = Some(v),
             "$count" => o.count = v.eq_ignore_ascii_case("true"),
             "$skiptoken" => o.skiptoken = Some(v),
             "$deltatoken" => o.deltatoken = Some(v),
@@ -305,6 +308,28 @@ pub fn collection(
         ),
         None => None,
     };
+    if let Some(apply) = &opts.apply {
+        for (given, name) in [
+            (opts.select.is_some(), "$select"),
+            (opts.expand.is_some(), "$expand"),
+            (opts.count, "$count"),
+            (opts.skiptoken.is_some(), "$skiptoken"),
+        ] {
+            if given {
+                return Err(ApiError::odata(format!(
+                    "The query option {name} cannot be combined with $apply in this emulator."
+                )));
+            }
+        }
+        let request = super::aggregate::Request {
+            apply,
+            aliases: &opts.aliases,
+            filter: filter.as_ref(),
+            orderby: opts.orderby.as_deref(),
+            top: opts.top,
+        };
+        return super::aggregate::respond(org, ctx, t, depth, &request);
+    }
     let order: Vec<(usize, bool, ValueKind)> = match &opts.orderby {
         Some(text) => odata::options::parse_orderby_with_aliases(text, &opts.aliases)?
             .into_iter()

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod aggregates;
 mod auth;
 mod harness;
 mod navigation;
