@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod entitydefs;
 pub mod read;
+pub mod refs;
 pub mod rows;
 pub mod write;
 
@@ -494,7 +495,7 @@ fn route_read(org: &Org, ctx: &Ctx, req: &ApiRequest<'_>) -> Result<Reply, ApiEr
         (Some(key), Some(seg)) if seg.starts_with("Microsoft.Dynamics.CRM.") => {
             functions_on_user(org, ctx, t, key, seg, req.query)
         }
-        (Some(key), Some(nav)) => read::related(org, ctx, t, key, nav, req.query),
+        (Some(key), Some(_)) => read::related(org, ctx, t, key, &segments[1..], req.query),
         _ => Err(ApiError::resource_not_found(req.path)),
     }
 }
@@ -544,22 +545,22 @@ fn route_write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>) -> Result<Reply, 
             write::delete(org, ctx, t, id, req.header("if-match"))?;
             Ok(Reply::no_content())
         }
-        (&Method::PUT | &Method::DELETE, Some(key), Some(prop)) => read::single_property_write(
+        (&Method::PUT | &Method::DELETE | &Method::POST, Some(key), Some(_)) => refs::write(
             org,
             ctx,
             t,
             key,
-            prop,
-            segments.get(2).copied(),
+            &segments[1..],
             &req.method,
             req.body,
+            req.query,
         ),
         (&Method::PATCH | &Method::PUT | &Method::DELETE, None, _) => Err(method_not_allowed()),
         _ => Err(ApiError::resource_not_found(req.path)),
     }
 }
 
-fn method_not_allowed() -> ApiError {
+pub(super) fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "0x80060888",

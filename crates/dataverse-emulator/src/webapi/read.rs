@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, NaiveDateTime};
-use http::{Method, StatusCode};
+use http::StatusCode;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::rows::{self, push_str, resolve_select, write_row_members};
@@ -1122,17 +1122,49 @@ pub fn count(org: &Org, ctx: &Ctx, t: usize) -> Result<Reply, ApiError> {
     })
 }
 
-/// `GET <set>(<key>)/<collection navigation>` or a single-valued one.
+/// `GET <set>(<key>)/<collection navigation>`, `…/<single-valued navigation>` (the related row,
+/// or no content), or `…/<column>[/$value]`.
 pub fn related(
     org: &Org,
     ctx: &Ctx,
     t: usize,
     key: &str,
-    nav: &str,
+    segments: &[&str],
     query: &str,
 ) -> Result<Reply, ApiError> {
     let def = org.def(t);
+    let nav = segments.first().copied().unwrap_or_default();
+    let tail = match segments {
+        [_] => None,
+        [_, tail] => Some(*tail),
+        _ => return Err(ApiError::resource_not_found(&segments.join("/"))),
+    };
+    if def.property(nav).is_some() {
+        return super::refs::read_property(org, ctx, t, key, nav, tail);
+    }
+    if tail.is_some() {
+        return Err(ApiError::resource_not_found(&segments.join("/")));
+    }
     let id = existing_row_id(org, t, key)?;
+    if let Some((lookup, target)) = def.navigation_property(nav) {
+        let related = def.ordinal(&lookup).and_then(|o| {
+            let row = org.table(t).rows.get(&id)?;
+            let of_target = def
+                .lookup_type_ordinal(&lookup)
+                .is_none_or(|to| cell(&row.values, to) == &Value::String(target.as_str().into()));
+            match cell(&row.values, o) {
+                Value::Guid(g) if of_target => Some(*g),
+                _ => None,
+            }
+        });
+        let tt = org
+            .table_index(&target)
+            .ok_or_else(|| ApiError::resource_not_found(nav))?;
+        return match related {
+            Some(related) => entity(org, ctx, tt, &related.to_string(), query, None),
+            None => Ok(Reply::no_content()),
+        };
+    }
     let rel = def
         .one_to_many
         .iter()
@@ -1146,45 +1178,6 @@ pub fn related(
         .ordinal(&rel.lookup)
         .ok_or_else(|| ApiError::resource_not_found(nav))?;
     collection(org, ctx, tt, query, Some((o, id)))
-}
-
-/// `PUT/DELETE <set>(<key>)/<property>` and `…/<nav>/$ref`.
-#[allow(clippy::too_many_arguments)]
-pub fn single_property_write(
-    org: &mut Org,
-    ctx: &Ctx,
-    t: usize,
-    key: &str,
-    prop: &str,
-    tail: Option<&str>,
-    method: &Method,
-    body: &[u8],
-) -> Result<Reply, ApiError> {
-    let table = org.def(t).logical_name.clone();
-    let id = key_to_id(org, t, key)?;
-    let mut change = Map::new();
-    if tail == Some("$ref") {
-        let value = if method == Method::PUT {
-            let obj = rows::parse_object(&table, body)?;
-            obj.get("@odata.id")
-                .cloned()
-                .ok_or_else(|| ApiError::payload(&table, "The '@odata.id' property is required."))?
-        } else {
-            Json::Null
-        };
-        change.insert(format!("{prop}@odata.bind"), value);
-    } else {
-        let value = if method == Method::PUT {
-            rows::parse_object(&table, body)?
-                .remove("value")
-                .unwrap_or(Json::Null)
-        } else {
-            Json::Null
-        };
-        change.insert(prop.to_string(), value);
-    }
-    super::write::update(org, ctx, t, id, &change, None)?;
-    Ok(Reply::no_content())
 }
 
 /// `POST <set>/Microsoft.Dynamics.CRM.{Create,Update,Upsert}Multiple`: one transaction.

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod aggregates;
+mod associations;
 mod auth;
 mod harness;
 mod navigation;
