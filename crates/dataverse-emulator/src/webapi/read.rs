@@ -764,10 +764,17 @@ fn tracked(
         }
     }
     if !def.change_tracking {
-        return Err(ApiError::odata(format!(
-            "Change tracking is not enabled for the entity '{}'. Enable change tracking for the entity to retrieve changes.",
-            def.logical_name
-        )));
+        // §5 lists this response as not verified. The code and text are Dataverse's
+        // ChangeTrackingNotEnabledForEntity (data-service-error-codes.md), and a Web API client
+        // has reported exactly this body for `Prefer: odata.track-changes`; the 400 status is
+        // the most plausible one, not a verified one.
+        return Err(ApiError::bad_request(
+            "0x80072491",
+            format!(
+                "Entity {} isn't enabled for change tracking.",
+                def.logical_name
+            ),
+        ));
     }
     if depth != Depth::Global {
         let privilege = format!("prvRead{}", def.privilege_suffix());

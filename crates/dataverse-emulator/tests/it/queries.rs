@@ -191,6 +191,36 @@ async fn entity_definitions_resolve_entity_sets_and_toggle_tracking() {
 }
 
 #[tokio::test]
+async fn track_changes_on_an_untracked_table_is_refused_until_tracking_is_on() {
+    let h = Harness::start().await;
+    let track = [("Prefer", "odata.track-changes")];
+    let r = h
+        .call(Method::GET, "roles?$select=name", None, &track)
+        .await;
+    // §5 gap 1: the shape is Dataverse's ChangeTrackingNotEnabledForEntity; the status is a guess.
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json(),
+        json!({"error": {"code": "0x80072491", "message": "Entity role isn't enabled for change tracking."}})
+    );
+    assert!(r.header("preference-applied").is_none());
+    let r = h
+        .call(
+            Method::PUT,
+            "EntityDefinitions(LogicalName='role')",
+            Some(json!({"ChangeTrackingEnabled": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = h
+        .call(Method::GET, "roles?$select=name", None, &track)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.json()["@odata.deltaLink"].is_string());
+}
+
+#[tokio::test]
 async fn query_functions_in_dates_and_ids_and_not_is_refused() {
     let h = Harness::start().await;
     for name in ["Alpha", "Beta", "Gamma"] {
