@@ -102,7 +102,7 @@ pub fn respond(
                     "The maximum record limit is exceeded. Reduce the number of records.",
                 ));
             }
-            source.push(values.as_slice());
+            source.push(&values[..]);
         }
     }
 

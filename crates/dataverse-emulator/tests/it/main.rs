@@ -9,6 +9,7 @@ mod associations;
 mod auth;
 mod harness;
 mod navigation;
+mod persistence;
 mod queries;
 mod records;
 mod transactions;
