@@ -32,6 +32,11 @@ const MAGIC: &[u8; 8] = b"LBEMUORG";
 const FORMAT: u32 = 1;
 /// Rows are encoded into a buffer of about this size, which is hashed and written as one piece.
 const CHUNK: usize = 1 << 20;
+/// Value tags that refer to what is already known: the row's own id (its primary key column),
+/// and the same column of the previous row of the table (owners, states, currencies and audit
+/// dates repeat from row to row). Tags 0–8 are the value kinds.
+const ROW_ID: u8 = 9;
+const AS_ABOVE: u8 = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PersistError {
@@ -247,6 +252,7 @@ pub fn write(dir: &Path, capture: &Capture) -> Result<(), PersistError> {
     sink.buf.extend_from_slice(&header);
     sink.flush().map_err(io(&temp))?;
     for (rows, tombstones) in &capture.rows {
+        let mut previous: &[Value] = &[];
         put_varint(&mut sink.buf, rows.len() as u64);
         for (id, row) in rows {
             let buf = &mut sink.buf;
@@ -259,9 +265,16 @@ pub fn write(dir: &Path, capture: &Capture) -> Result<(), PersistError> {
                 .rposition(|v| !v.is_null())
                 .map_or(0, |i| i + 1);
             put_varint(buf, used as u64);
-            for value in &row.values[..used] {
-                put_value(buf, value);
+            for (i, value) in row.values[..used].iter().enumerate() {
+                if *value == Value::Guid(*id) {
+                    buf.push(ROW_ID);
+                } else if !value.is_null() && previous.get(i) == Some(value) {
+                    buf.push(AS_ABOVE);
+                } else {
+                    put_value(buf, value);
+                }
             }
+            previous = &row.values;
             sink.flush_if_full().map_err(io(&temp))?;
         }
         put_varint(&mut sink.buf, tombstones.len() as u64);
@@ -402,6 +415,25 @@ impl Source {
         Ok(Uuid::from_bytes(self.array()?))
     }
 
+    /// Column `column` of the row `id`, following `previous` (the table's previous row).
+    fn cell(&mut self, id: Uuid, previous: &[Value], column: usize) -> Result<Value, Fault> {
+        self.need(1)?;
+        match self.buf[self.pos] {
+            ROW_ID => {
+                self.pos += 1;
+                Ok(Value::Guid(id))
+            }
+            AS_ABOVE => {
+                self.pos += 1;
+                match previous.get(column) {
+                    Some(value) => Ok(value.clone()),
+                    None => corrupt("a value refers to a row before the first"),
+                }
+            }
+            _ => self.value(),
+        }
+    }
+
     fn value(&mut self) -> Result<Value, Fault> {
         Ok(match self.byte()? {
             0 => Value::Null,
@@ -507,7 +539,7 @@ fn decode(source: &mut Source) -> Result<Restored, Fault> {
         }
         // A row is at least its id, a version and a value count.
         let row_count = source.count(18)?;
-        let mut rows = Vec::with_capacity(row_count);
+        let mut rows: Vec<(Uuid, StoredRow)> = Vec::with_capacity(row_count);
         for _ in 0..row_count {
             let id = source.uuid()?;
             let version = source.varint()?;
@@ -518,9 +550,10 @@ fn decode(source: &mut Source) -> Result<Restored, Fault> {
                     def.logical_name
                 ));
             }
+            let previous: &[Value] = rows.last().map_or(&[], |(_, r)| &r.values);
             let mut values = Vec::with_capacity(n);
-            for _ in 0..n {
-                values.push(source.value()?);
+            for column in 0..n {
+                values.push(source.cell(id, previous, column)?);
             }
             if version > header.version {
                 return corrupt("a row is newer than the version clock");

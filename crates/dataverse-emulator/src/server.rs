@@ -122,10 +122,17 @@ impl Emulator {
         if changes == self.saves.saved.load(AtomicOrdering::SeqCst) {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let apps: Vec<AppRegistration> = self.entra.lock().apps.values().cloned().collect();
         let capture = persist::capture(&self.org.read(), apps);
+        let captured = started.elapsed();
         persist::write(&self.config.state_dir, &capture)?;
         self.saves.saved.store(changes, AtomicOrdering::SeqCst);
+        tracing::debug!(
+            capture_ms = captured.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "org saved"
+        );
         Ok(())
     }
 
@@ -247,6 +254,14 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
             config.state_dir.display()
         )
     })?;
+    // A previous run's emulator.json names a port that may be gone; it reappears when ready.
+    let info_path = config.state_dir.join("emulator.json");
+    match std::fs::remove_file(&info_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("removing {}", info_path.display()));
+        }
+        _ => {}
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -310,10 +325,6 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         ca_cert: (!config.http).then(|| config.state_dir.join(crate::tls::CA_CERT_FILE)),
         admin_url: format!("{origin}/_emulator"),
     };
-    crate::tls::write_private(
-        &config.state_dir.join("emulator.json"),
-        &serde_json::to_vec_pretty(&info)?,
-    )?;
     let faults = Faults::default();
     *faults.rules.lock() = config.faults.clone();
     let state = Arc::new(Emulator {
@@ -329,11 +340,12 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         saves: Saves::default(),
     });
     if fresh {
-        // A new org is on disk before the first request, so a restart finds it as it was.
+        // Saved in the background like any change: the start is not held up by writing a large
+        // seed, and until it is saved a restart would generate the same org again.
         state.changed();
-        let worker = state.clone();
-        tokio::task::spawn_blocking(move || worker.save()).await??;
     }
+    // emulator.json tells clients the emulator is ready, so it comes last.
+    crate::tls::write_private(&info_path, &serde_json::to_vec_pretty(&info)?)?;
     let saver = tokio::spawn(save_after_changes(state.clone()));
     let app = router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -359,13 +371,16 @@ fn open_org(
     if config.reset {
         persist::remove(&config.state_dir)?;
     }
+    let started = std::time::Instant::now();
     let Some(restored) = persist::read(&config.state_dir)? else {
-        return Ok((
-            Emulator::build_org(config, tenant_id, app, now),
-            Vec::new(),
-            true,
-        ));
+        let org = Emulator::build_org(config, tenant_id, app, now);
+        tracing::info!(ms = started.elapsed().as_millis() as u64, "new org created");
+        return Ok((org, Vec::new(), true));
     };
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        "org read from the state directory"
+    );
     if config.seed.is_some() {
         tracing::info!(
             "the state directory already holds an org, which is used as it is: the seed is \

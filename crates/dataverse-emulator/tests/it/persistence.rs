@@ -296,9 +296,11 @@ async fn a_damaged_data_file_stops_the_start_and_is_left_alone() {
     h.emu.shutdown().await.unwrap();
     let path = dir.path().join(DATA_FILE);
     let good = std::fs::read(&path).unwrap();
+    // One bit of the checksum at the end; damage elsewhere is caught earlier or by it (see
+    // persist's unit tests, which damage every part of a file).
     let mut flipped = good.clone();
-    let middle = flipped.len() / 2;
-    flipped[middle] ^= 0x20;
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x20;
     let damaged: [(&str, Vec<u8>, &str); 4] = [
         ("flipped", flipped, "checksum does not match"),
         (
