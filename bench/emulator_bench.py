@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Benchmark of the Dataverse emulator as a client sees it, over HTTPS with a real token.
 
-Starts `leadbridge emulator --seed large` (1,000,000 contacts), then measures:
-  - time from start to ready (seed generated and loaded);
+Starts `leadbridge emulator --seed large` (1,000,000 contacts) on a new state directory, then
+measures:
+  - time from start to ready (seed generated, loaded and saved to the state directory);
   - latency of a 5000-row contacts page (first page and pages deep in the scan), time to last byte;
   - a full paged scan of all contacts with Prefer: odata.maxpagesize=5000 (rows/s);
   - the emulator process's peak resident memory (VmHWM).
+Then it stops the emulator (SIGTERM), starts it again on the same directory and measures the time
+to ready (the org read back from org.data) and the first pages again. The emulator's own timings
+(seed, save, read) come from its log.
 The client reads bodies as bytes and finds @odata.nextLink at the end, so the JSON parsing
 speed of Python does not count against the server.
 
@@ -30,26 +34,31 @@ def peak_rss_mib(pid):
     return float("nan")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("binary")
-    ap.add_argument("--seed", default="large")
-    args = ap.parse_args()
-    state = tempfile.mkdtemp(prefix="lb-bench-")
+def ms(xs):
+    return f"p50 {statistics.median(xs)*1000:.1f} ms, max {max(xs)*1000:.1f} ms"
+
+
+def run(binary, state, seed, scan, log_path):
+    """One emulator run on `state`; returns what it measured."""
     port = free_port()
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [args.binary, "emulator", "--listen", f"127.0.0.1:{port}", "--state-dir", state, "--seed", args.seed],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     info_path = os.path.join(state, "emulator.json")
+    if os.path.exists(info_path):
+        os.remove(info_path)
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [binary, "emulator", "--listen", f"127.0.0.1:{port}", "--state-dir", state, "--seed", seed],
+            stdout=subprocess.DEVNULL, stderr=log)
+    out = {}
     try:
+        # The emulator writes emulator.json once it is ready to serve.
         while not os.path.exists(info_path):
             if proc.poll() is not None:
-                sys.exit("the emulator exited before it was ready")
+                sys.exit(f"the emulator exited before it was ready; see {log_path}")
             if time.monotonic() - started > 600:
                 sys.exit("the emulator was not ready within 600 s")
             time.sleep(0.05)
-        ready = time.monotonic() - started
+        out["ready"] = time.monotonic() - started
         time.sleep(0.2)
         info = json.load(open(info_path))
         s = requests.Session()
@@ -74,26 +83,61 @@ def main():
             rows = body.count(b'"@odata.etag"')
             return dt, rows, (m.group(1).decode().replace("\\/", "/") if m else None)
 
-        first = [fetch(url)[0] for _ in range(20)]
-        scan_start = time.perf_counter()
-        total, pages, deep, u = 0, 0, [], url
-        while u:
-            dt, rows, u = fetch(u)
-            total += rows
-            pages += 1
-            if pages > 100 and len(deep) < 20:
-                deep.append(dt)
-        scan = time.perf_counter() - scan_start
-        ms = lambda xs: f"p50 {statistics.median(xs)*1000:.1f} ms, max {max(xs)*1000:.1f} ms"
-        print(f"seed={args.seed} ready_in={ready:.1f}s")
-        print(f"first 5000-row page (20 requests): {ms(first)}")
-        if deep:
-            print(f"5000-row pages deep in the scan (20): {ms(deep)}")
-        print(f"full scan: {total} rows in {pages} pages, {scan:.1f} s, {total/scan:,.0f} rows/s")
-        print(f"emulator peak RSS: {peak_rss_mib(proc.pid):,.0f} MiB")
+        out["first"] = [fetch(url)[0] for _ in range(20)]
+        if scan:
+            scan_start = time.perf_counter()
+            total, pages, deep, u = 0, 0, [], url
+            while u:
+                dt, rows, u = fetch(u)
+                total += rows
+                pages += 1
+                if pages > 100 and len(deep) < 20:
+                    deep.append(dt)
+            out["scan"] = (total, pages, time.perf_counter() - scan_start)
+            out["deep"] = deep
+        out["rss"] = peak_rss_mib(proc.pid)
     finally:
+        stop_start = time.monotonic()
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=120)
+        out["stop"] = time.monotonic() - stop_start
+    return out
+
+
+def emulator_timings(log_path):
+    """The emulator's `… ms=N` lines: how long creating, saving or reading the org took."""
+    lines = []
+    for line in open(log_path, errors="replace"):
+        m = re.search(r"(new org created|new org saved|org read from the state directory).*?ms=(\d+)", line)
+        if m:
+            lines.append(f"{m.group(1)}: {int(m.group(2)) / 1000:.1f} s")
+    return lines
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("binary")
+    ap.add_argument("--seed", default="large")
+    args = ap.parse_args()
+    state = tempfile.mkdtemp(prefix="lb-bench-")
+    first = run(args.binary, state, args.seed, True, os.path.join(state, "run1.log"))
+    size = os.path.getsize(os.path.join(state, "org.data"))
+    second = run(args.binary, state, args.seed, False, os.path.join(state, "run2.log"))
+
+    print(f"seed={args.seed} state_dir={state}")
+    print(f"new state dir: ready in {first['ready']:.1f} s "
+          f"({'; '.join(emulator_timings(os.path.join(state, 'run1.log')))})")
+    print(f"first 5000-row page (20 requests): {ms(first['first'])}")
+    if first.get("deep"):
+        print(f"5000-row pages deep in the scan (20): {ms(first['deep'])}")
+    total, pages, scan = first["scan"]
+    print(f"full scan: {total} rows in {pages} pages, {scan:.1f} s, {total/scan:,.0f} rows/s")
+    print(f"emulator peak RSS: {first['rss']:,.0f} MiB; stopped (SIGTERM) in {first['stop']:.1f} s")
+    print(f"org.data: {size / 2**20:,.0f} MiB")
+    print(f"restart on the same state dir: ready in {second['ready']:.1f} s "
+          f"({'; '.join(emulator_timings(os.path.join(state, 'run2.log')))})")
+    print(f"first 5000-row page after the restart (20 requests): {ms(second['first'])}")
+    print(f"emulator peak RSS after the restart: {second['rss']:,.0f} MiB")
 
 
 if __name__ == "__main__":

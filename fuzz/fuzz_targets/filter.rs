@@ -40,11 +40,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(parsed) = filter::parse(text) {
         let printed = parsed.to_string();
         assert_eq!(filter::parse(&printed).as_ref(), Ok(&parsed), "printed as {printed}");
-        if let Ok(bound) = parsed.bind(&Table) {
-            let ctx = EvalContext {
-                user_id: uuid::Uuid::nil(),
-                now: chrono::DateTime::UNIX_EPOCH,
-            };
+        let ctx = EvalContext {
+            user_id: uuid::Uuid::nil(),
+            business_unit_id: uuid::Uuid::nil(),
+            now: chrono::DateTime::UNIX_EPOCH,
+        };
+        if let Ok(bound) = parsed.bind(&Table, &ctx) {
             let rows = [
                 vec![],
                 vec![

@@ -198,5 +198,7 @@ fn change_set(
         responses.push(to_inner(r.content_id, reply));
     }
     org.store.commit();
+    drop(org);
+    em.changed();
     Ok(responses)
 }

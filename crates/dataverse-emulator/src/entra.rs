@@ -62,7 +62,7 @@ impl SigningKey {
 }
 
 /// An app registration in the emulated tenant.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct AppRegistration {
     pub client_id: Uuid,
     pub display_name: String,
@@ -73,6 +73,23 @@ pub struct AppRegistration {
     /// Redirect URIs accepted by the authorize endpoint; empty accepts any http(s) URI.
     pub redirect_uris: Vec<String>,
     pub admin_consented: bool,
+}
+
+impl std::fmt::Debug for AppRegistration {
+    // The secrets stay out of logs: only how many there are is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRegistration")
+            .field("client_id", &self.client_id)
+            .field("display_name", &self.display_name)
+            .field(
+                "secrets",
+                &format_args!("<{} redacted>", self.secrets.len()),
+            )
+            .field("service_principal_id", &self.service_principal_id)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("admin_consented", &self.admin_consented)
+            .finish()
+    }
 }
 
 /// Claims of an access token as Dataverse receives it from Entra (v1.0 token format).

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod metadata;
 pub mod odata;
 pub mod org;
+pub mod persist;
 pub mod security;
 pub mod seed;
 pub mod server;

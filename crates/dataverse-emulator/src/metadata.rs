@@ -4,12 +4,13 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::value::ValueKind;
 
 /// A column's Dataverse attribute type (`AttributeType` in metadata).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttrType {
     Uniqueidentifier,
     String,
@@ -131,7 +132,7 @@ impl AttrType {
 }
 
 /// How much a column must be filled (`RequiredLevel`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RequiredLevel {
     None,
     ApplicationRequired,
@@ -148,7 +149,7 @@ impl RequiredLevel {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attribute {
     pub metadata_id: Uuid,
     pub logical_name: String,
@@ -170,7 +171,7 @@ pub struct Attribute {
     pub ordinal: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OptionValue {
     pub value: i64,
     pub label: String,
@@ -196,7 +197,7 @@ impl Attribute {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Ownership {
     UserOwned,
     OrganizationOwned,
@@ -213,7 +214,7 @@ impl Ownership {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AlternateKey {
     pub metadata_id: Uuid,
     pub logical_name: String,
@@ -223,14 +224,14 @@ pub struct AlternateKey {
 }
 
 /// A collection-valued navigation property: rows of `referencing_table` whose `lookup` points here.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OneToMany {
     pub schema_name: String,
     pub referencing_table: String,
     pub lookup: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Table {
     pub metadata_id: Uuid,
     pub logical_name: String,
@@ -256,6 +257,8 @@ pub struct Table {
     pub supports_bulk: bool,
     /// The solution a custom table was created in (`MSCRM.SolutionUniqueName`).
     pub solution: Option<String>,
+    /// Logical name → ordinal; derived from `attributes` (`reindex` after reading a table back).
+    #[serde(skip)]
     by_name: HashMap<String, usize>,
 }
 
@@ -300,6 +303,16 @@ impl Table {
         self.by_name
             .insert(attribute.logical_name.clone(), attribute.ordinal);
         self.attributes.push(attribute);
+    }
+
+    /// Rebuilds the name index from the columns as they are (a deleted column keeps its
+    /// ordinal; a later column with its name wins), after the table is read back from disk.
+    pub fn reindex(&mut self) {
+        self.by_name = self
+            .attributes
+            .iter()
+            .map(|a| (a.logical_name.clone(), a.ordinal))
+            .collect();
     }
 
     /// Replaces the column list (after a rename), keeping the ordinals in list order.
@@ -715,6 +728,8 @@ pub fn builtin_tables() -> Vec<Table> {
         "opportunity",
         "parentaccountid",
     )
+    .one_to_many("Account_Tasks", "task", "regardingobjectid")
+    .one_to_many("Account_Emails", "email", "regardingobjectid")
     .tracked()
     .build();
 
@@ -741,6 +756,9 @@ pub fn builtin_tables() -> Vec<Table> {
         "opportunity",
         "parentcontactid",
     )
+    .one_to_many("opportunity_customer_contacts", "opportunity", "customerid")
+    .one_to_many("Contact_Tasks", "task", "regardingobjectid")
+    .one_to_many("Contact_Emails", "email", "regardingobjectid")
     .tracked()
     .build();
 

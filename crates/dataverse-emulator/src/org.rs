@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::metadata::{Ownership, Table, builtin_tables, stable_id};
@@ -36,6 +37,21 @@ pub const ORGANIZATION_TYPES: &[&str] = &[
 
 /// The messages bulk support is registered for, per table, in `sdkmessagefilters`.
 pub const BULK_MESSAGES: &[&str] = &["CreateMultiple", "UpdateMultiple", "UpsertMultiple"];
+
+/// What identifies an org besides its tables and roles (saved to disk with them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrgIdentity {
+    pub id: Uuid,
+    pub name: String,
+    pub unique_name: String,
+    pub tenant_id: Uuid,
+    pub environment_id: Uuid,
+    pub organization_type: usize,
+    pub version: String,
+    pub root_business_unit: Uuid,
+    pub base_currency: Uuid,
+    pub next_object_type_code: i64,
+}
 
 #[derive(Clone)]
 pub struct Org {
@@ -157,8 +173,60 @@ impl Org {
             .tables
             .iter()
             .enumerate()
-            .filter(|(i, t)| self.by_set.get(&t.def.entity_set_name) == Some(i))
+            .filter(|(i, _)| self.is_live(*i))
             .map(|(_, t)| &t.def)
+    }
+
+    /// Whether the table in slot `index` exists (a deleted custom table's slot does not).
+    pub fn is_live(&self, index: usize) -> bool {
+        self.store
+            .tables
+            .get(index)
+            .is_some_and(|t| self.by_set.get(&t.def.entity_set_name) == Some(&index))
+    }
+
+    /// The org's own facts, as saved to disk with its rows.
+    pub fn identity(&self) -> OrgIdentity {
+        OrgIdentity {
+            id: self.id,
+            name: self.name.clone(),
+            unique_name: self.unique_name.clone(),
+            tenant_id: self.tenant_id,
+            environment_id: self.environment_id,
+            organization_type: self.organization_type,
+            version: self.version.clone(),
+            root_business_unit: self.root_business_unit,
+            base_currency: self.base_currency,
+            next_object_type_code: self.next_object_type_code,
+        }
+    }
+
+    /// An org read back from disk: `live[i]` tells whether table slot `i` exists.
+    pub fn restore(identity: OrgIdentity, security: Security, store: Store, live: &[bool]) -> Org {
+        let mut by_logical = HashMap::new();
+        let mut by_set = HashMap::new();
+        for (index, table) in store.tables.iter().enumerate() {
+            if live.get(index).copied().unwrap_or(false) {
+                by_logical.insert(table.def.logical_name.clone(), index);
+                by_set.insert(table.def.entity_set_name.clone(), index);
+            }
+        }
+        Org {
+            store,
+            by_logical,
+            by_set,
+            security,
+            id: identity.id,
+            name: identity.name,
+            unique_name: identity.unique_name,
+            tenant_id: identity.tenant_id,
+            environment_id: identity.environment_id,
+            organization_type: identity.organization_type,
+            version: identity.version,
+            root_business_unit: identity.root_business_unit,
+            base_currency: identity.base_currency,
+            next_object_type_code: identity.next_object_type_code,
+        }
     }
 
     pub fn table_count(&self) -> usize {
@@ -511,7 +579,8 @@ impl Org {
                     self.store.tables[t].rows.get_mut(&u.id),
                 )
             {
-                row.values[o] = s(title);
+                // Just written, so not shared: this changes the row in place.
+                std::sync::Arc::make_mut(&mut row.values)[o] = s(title);
             }
         }
         let opt = |v: &Option<String>| v.as_deref().map_or(Value::Null, s);

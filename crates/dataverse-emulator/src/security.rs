@@ -3,12 +3,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::metadata::stable_id;
 
 /// `PrivilegeDepth`, returned by name on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Depth {
     Basic,
     Local,
@@ -49,7 +50,7 @@ pub fn privilege_id(name: &str) -> Uuid {
     stable_id(&["privilege", &name.to_ascii_lowercase()])
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Role {
     pub id: Uuid,
     pub name: String,
@@ -59,7 +60,7 @@ pub struct Role {
     pub privileges: BTreeMap<String, Depth>,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Security {
     pub roles: HashMap<Uuid, Role>,
     pub user_roles: HashMap<Uuid, Vec<Uuid>>,

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use anyhow::Context;
 use axum::Router;
@@ -24,6 +25,7 @@ use crate::faults::{Fault, FaultRule, Faults};
 use crate::limits::{LimitSettings, Limiter};
 use crate::metadata::stable_id;
 use crate::org::{ORGANIZATION_TYPES, Org};
+use crate::persist::{self, PersistError};
 use crate::security::ACT_ON_BEHALF;
 use crate::seed::SeedSize;
 use crate::value::Value;
@@ -43,6 +45,10 @@ pub struct EmulatorConfig {
     pub organization_type: String,
     pub limits: LimitSettings,
     pub faults: Vec<FaultRule>,
+    /// Delete the org saved in the state directory and start again from the seed.
+    pub reset: bool,
+    /// How long after a change the org is saved, so a burst of writes is saved once.
+    pub save_delay: std::time::Duration,
 }
 
 impl EmulatorConfig {
@@ -56,6 +62,8 @@ impl EmulatorConfig {
             organization_type: "Customer".into(),
             limits: LimitSettings::default(),
             faults: Vec::new(),
+            reset: false,
+            save_delay: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -86,9 +94,48 @@ pub struct Emulator {
     clock_offset: Mutex<chrono::Duration>,
     config: EmulatorConfig,
     snapshots: Mutex<Vec<Org>>,
+    saves: Saves,
+}
+
+/// Keeps the org's data file in step with the org: every change is counted, and a save writes
+/// the org as it is and records the count it reflects.
+#[derive(Default)]
+struct Saves {
+    changes: AtomicU64,
+    saved: AtomicU64,
+    wake: tokio::sync::Notify,
+    /// One save at a time.
+    writing: Mutex<()>,
 }
 
 impl Emulator {
+    /// Records a change to the org or the app registrations; it is saved after `save_delay`.
+    pub fn changed(&self) {
+        self.saves.changes.fetch_add(1, AtomicOrdering::SeqCst);
+        self.saves.wake.notify_one();
+    }
+
+    /// Writes the org to the state directory unless nothing changed since the last save.
+    pub fn save(&self) -> Result<(), PersistError> {
+        let _one_at_a_time = self.saves.writing.lock();
+        let changes = self.saves.changes.load(AtomicOrdering::SeqCst);
+        if changes == self.saves.saved.load(AtomicOrdering::SeqCst) {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let apps: Vec<AppRegistration> = self.entra.lock().apps.values().cloned().collect();
+        let capture = persist::capture(&self.org.read(), apps);
+        let captured = started.elapsed();
+        persist::write(&self.config.state_dir, &capture)?;
+        self.saves.saved.store(changes, AtomicOrdering::SeqCst);
+        tracing::debug!(
+            capture_ms = captured.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "org saved"
+        );
+        Ok(())
+    }
+
     pub fn key(&self) -> &SigningKey {
         &self.key
     }
@@ -110,25 +157,8 @@ impl Emulator {
             .as_ref()
             .map_or("leadbridge emulator".to_string(), |s| s.name.clone());
         let mut org = Org::new(&name, tenant_id, now);
-        org.organization_type = ORGANIZATION_TYPES
-            .iter()
-            .position(|t| t.eq_ignore_ascii_case(&config.organization_type))
-            .unwrap_or(0);
-        let admin_role = stable_id(&["role", "System Administrator"]);
-        let app_user = application_user_id(app.client_id);
-        let root = org.root_business_unit;
-        org.add_user(
-            app_user,
-            "",
-            &format!("# {}", app.display_name),
-            "",
-            Some(app.service_principal_id),
-            Some(app.client_id),
-            root,
-            &[admin_role],
-            false,
-            now,
-        );
+        org.organization_type = organization_type_index(&config.organization_type);
+        add_application_user(&mut org, app, now);
         if let Some(seed) = seed {
             org.load_seed(seed, now);
         }
@@ -148,15 +178,36 @@ pub struct RunningEmulator {
     pub state: Arc<Emulator>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    saver: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningEmulator {
-    pub async fn stop(mut self) {
+    /// Stops serving and saves what changed since the last save.
+    pub async fn shutdown(mut self) -> Result<(), PersistError> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+        if let Some(saver) = self.saver.take() {
+            saver.abort();
+        }
+        let em = self.state.clone();
+        tokio::task::spawn_blocking(move || em.save())
+            .await
+            .unwrap_or_else(|e| {
+                Err(PersistError::Io {
+                    path: self.state.config.state_dir.clone(),
+                    source: std::io::Error::other(e),
+                })
+            })
+    }
+
+    /// Like `shutdown`, with a failed save logged rather than returned.
+    pub async fn stop(self) {
+        if let Err(e) = self.shutdown().await {
+            tracing::error!(error = %e, "the org could not be saved at shutdown");
         }
     }
 }
@@ -165,6 +216,25 @@ impl Drop for RunningEmulator {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(saver) = self.saver.take() {
+            saver.abort();
+        }
+    }
+}
+
+/// Saves the org a moment after it changes, until the emulator stops.
+async fn save_after_changes(em: Arc<Emulator>) {
+    loop {
+        em.saves.wake.notified().await;
+        tokio::time::sleep(em.config.save_delay).await;
+        let worker = em.clone();
+        match tokio::task::spawn_blocking(move || worker.save()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "saving the org failed; the next change tries again");
+            }
+            Err(e) => tracing::error!(error = %e, "the save task failed"),
         }
     }
 }
@@ -184,6 +254,14 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
             config.state_dir.display()
         )
     })?;
+    // A previous run's emulator.json names a port that may be gone; it reappears when ready.
+    let info_path = config.state_dir.join("emulator.json");
+    match std::fs::remove_file(&info_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("removing {}", info_path.display()));
+        }
+        _ => {}
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -230,7 +308,11 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         admin_consented: true,
     };
     let now = Utc::now();
-    let org = Emulator::build_org(&config, identity.tenant_id, &app, now);
+    let (org, saved_apps, fresh) = open_org(&config, identity.tenant_id, &app, now)?;
+    for saved in saved_apps {
+        entra.apps.insert(saved.client_id, saved);
+    }
+    // The default registration comes from identity.json, whatever the data file says.
     entra.apps.insert(app.client_id, app.clone());
     let info = EmulatorInfo {
         org_url: origin.clone(),
@@ -243,10 +325,6 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         ca_cert: (!config.http).then(|| config.state_dir.join(crate::tls::CA_CERT_FILE)),
         admin_url: format!("{origin}/_emulator"),
     };
-    crate::tls::write_private(
-        &config.state_dir.join("emulator.json"),
-        &serde_json::to_vec_pretty(&info)?,
-    )?;
     let faults = Faults::default();
     *faults.rules.lock() = config.faults.clone();
     let state = Arc::new(Emulator {
@@ -259,7 +337,16 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         clock_offset: Mutex::new(chrono::Duration::zero()),
         config,
         snapshots: Mutex::new(Vec::new()),
+        saves: Saves::default(),
     });
+    if fresh {
+        // Saved in the background like any change: the start is not held up by writing a large
+        // seed, and until it is saved a restart would generate the same org again.
+        state.changed();
+    }
+    // emulator.json tells clients the emulator is ready, so it comes last.
+    crate::tls::write_private(&info_path, &serde_json::to_vec_pretty(&info)?)?;
+    let saver = tokio::spawn(save_after_changes(state.clone()));
     let app = router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(serve(listener, tls, app, rx));
@@ -269,7 +356,74 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         state,
         shutdown: Some(tx),
         task: Some(task),
+        saver: Some(saver),
     })
+}
+
+/// The org saved in the state directory, or a new one (seeded as configured) when there is
+/// none or a reset was asked for. Returns the saved app registrations, and whether it is new.
+fn open_org(
+    config: &EmulatorConfig,
+    tenant_id: Uuid,
+    app: &AppRegistration,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Org, Vec<AppRegistration>, bool)> {
+    if config.reset {
+        persist::remove(&config.state_dir)?;
+    }
+    let started = std::time::Instant::now();
+    let Some(restored) = persist::read(&config.state_dir)? else {
+        let org = Emulator::build_org(config, tenant_id, app, now);
+        tracing::info!(ms = started.elapsed().as_millis() as u64, "new org created");
+        return Ok((org, Vec::new(), true));
+    };
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        "org read from the state directory"
+    );
+    if config.seed.is_some() {
+        tracing::info!(
+            "the state directory already holds an org, which is used as it is: the seed is \
+             ignored (reset to start again from the seed)"
+        );
+    }
+    let mut org = restored.org;
+    org.tenant_id = tenant_id;
+    org.organization_type = organization_type_index(&config.organization_type);
+    // identity.json may be newer than the data file: its app still needs its application user.
+    let app_user = application_user_id(app.client_id);
+    if org
+        .table_index("systemuser")
+        .is_some_and(|t| !org.table(t).rows.contains_key(&app_user))
+    {
+        add_application_user(&mut org, app, now);
+        org.store.commit();
+    }
+    Ok((org, restored.apps, false))
+}
+
+fn organization_type_index(name: &str) -> usize {
+    ORGANIZATION_TYPES
+        .iter()
+        .position(|t| t.eq_ignore_ascii_case(name))
+        .unwrap_or(0)
+}
+
+/// The app's application user, a System Administrator in the root business unit.
+fn add_application_user(org: &mut Org, app: &AppRegistration, now: DateTime<Utc>) {
+    let root = org.root_business_unit;
+    org.add_user(
+        application_user_id(app.client_id),
+        "",
+        &format!("# {}", app.display_name),
+        "",
+        Some(app.service_principal_id),
+        Some(app.client_id),
+        root,
+        &[stable_id(&["role", "System Administrator"])],
+        false,
+        now,
+    );
 }
 
 async fn serve(
@@ -655,7 +809,12 @@ pub fn execute_one(em: &Emulator, ctx: &Ctx, req: &ApiRequest<'_>) -> Reply {
         return webapi::dispatch_read(&org, ctx, req);
     }
     let mut org = em.org.write();
-    run_write(&mut org, ctx, req)
+    let reply = run_write(&mut org, ctx, req);
+    drop(org);
+    if reply.status.is_success() {
+        em.changed();
+    }
+    reply
 }
 
 /// A write applied all-or-nothing (unless an enclosing change set owns the transaction).
@@ -698,6 +857,7 @@ async fn admin_reset(State(em): State<Arc<Emulator>>) -> Response {
         if let Some(app) = app {
             let fresh = Emulator::build_org(&em2.config, em2.info.tenant_id, &app, em2.now());
             *em2.org.write() = fresh;
+            em2.changed();
         }
         em2.limiter.reset();
         em2.faults.rules.lock().clear();
@@ -725,6 +885,7 @@ async fn admin_restore(State(em): State<Arc<Emulator>>) -> Response {
         );
     };
     *em.org.write() = copy;
+    em.changed();
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -800,6 +961,8 @@ async fn admin_put_organization(State(em): State<Arc<Emulator>>, body: Bytes) ->
     if let Some(v) = change.version {
         org.version = v;
     }
+    drop(org);
+    em.changed();
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -889,6 +1052,7 @@ async fn admin_create_app(State(em): State<Arc<Emulator>>, body: Bytes) -> Respo
         org.store.commit();
     }
     em.entra.lock().apps.insert(client_id, app);
+    em.changed();
     json_response(
         StatusCode::CREATED,
         serde_json::json!({"client_id": client_id, "client_secret": secret, "application_user_id": req.application_user.then_some(user_id)}),
@@ -915,6 +1079,8 @@ async fn admin_revoke_secrets(
     if let Some(s) = replacement {
         app.secrets.push(s);
     }
+    drop(entra);
+    em.changed();
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -953,6 +1119,8 @@ async fn admin_put_user_roles(
         }
     }
     org.security.user_roles.insert(id, ids);
+    drop(org);
+    em.changed();
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -996,6 +1164,8 @@ async fn admin_create_role(State(em): State<Arc<Emulator>>, body: Bytes) -> Resp
     let id = role.id;
     org.add_role(role, now);
     org.store.commit();
+    drop(org);
+    em.changed();
     json_response(StatusCode::CREATED, serde_json::json!({"role_id": id}))
 }
 
@@ -1025,6 +1195,8 @@ async fn admin_grant(
     if let Some(role) = org.security.roles.get_mut(&id) {
         role.privileges.insert(privilege, depth);
     }
+    drop(org);
+    em.changed();
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -1040,5 +1212,7 @@ async fn admin_revoke(
         role.privileges
             .retain(|p, _| !p.eq_ignore_ascii_case(&privilege));
     }
+    drop(org);
+    em.changed();
     StatusCode::NO_CONTENT.into_response()
 }

@@ -3,16 +3,19 @@
 //! change set or a bulk message is all-or-nothing.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use uuid::Uuid;
 
 use crate::metadata::Table;
 use crate::value::Value;
 
+/// A row's values never change in place: a write stores a new row. Sharing them makes a copy of
+/// a table (an admin snapshot, or the view a save writes out) cost a reference per row.
 #[derive(Debug, Clone)]
 pub struct StoredRow {
     pub version: u64,
-    pub values: Vec<Value>,
+    pub values: Arc<[Value]>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +85,9 @@ impl TableState {
     }
 }
 
+/// A table as saved: its definition, its rows by id, its tombstones by deletion version.
+pub type SavedTable = (Table, BTreeMap<Uuid, StoredRow>, BTreeMap<u64, Uuid>);
+
 /// One reversible change, recorded while a transaction is open.
 #[derive(Debug, Clone)]
 enum Undo {
@@ -116,6 +122,31 @@ pub struct Store {
 }
 
 impl Store {
+    /// A store rebuilt from its rows and tombstones (read back from disk): the version index and
+    /// the alternate-key indexes are derived again. Fails when two rows share a key value.
+    pub fn restore(tables: Vec<SavedTable>, version: u64) -> Result<Store, DuplicateKey> {
+        let mut store = Store {
+            tables: Vec::with_capacity(tables.len()),
+            version,
+            undo: None,
+        };
+        for (def, rows, tombstones) in tables {
+            let mut state = TableState::new(def);
+            state.by_version = rows.iter().map(|(id, r)| (r.version, *id)).collect();
+            state.rows = rows;
+            state.tombstones = tombstones;
+            for k in 0..state.key_index.len() {
+                if state.rebuild_key(k).is_err() {
+                    return Err(DuplicateKey {
+                        key_name: state.def.keys[k].schema_name.clone(),
+                    });
+                }
+            }
+            store.tables.push(state);
+        }
+        Ok(store)
+    }
+
     pub fn next_version(&mut self) -> u64 {
         self.version += 1;
         self.version
@@ -213,6 +244,7 @@ impl Store {
     ) -> Result<u64, DuplicateKey> {
         self.check_keys(table, id, &values)?;
         let version = self.next_version();
+        let values = values.into();
         self.put_row(table, id, StoredRow { version, values });
         self.record(Undo::Inserted { table, id });
         Ok(version)
@@ -230,6 +262,7 @@ impl Store {
         if let Some(old) = self.remove_row(table, id) {
             self.record(Undo::Replaced { table, id, old });
         }
+        let values = values.into();
         self.put_row(table, id, StoredRow { version, values });
         Ok(version)
     }

@@ -1,4 +1,5 @@
-//! `leadbridge emulator`: runs the Dataverse emulator until interrupted, printing how to reach it.
+//! `leadbridge emulator`: runs the Dataverse emulator until interrupted or terminated, printing how
+//! to reach it, and saves the org in the state directory before it exits.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,12 +19,17 @@ pub struct EmulatorArgs {
     /// Address to listen on, e.g. 127.0.0.1:8443 (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
-    /// Where the CA, keys, tenant identity and emulator.json live.
+    /// Where the CA, keys, tenant identity, emulator.json and the org's data (org.data) live.
+    /// Every write is kept there: stopping and starting on the same directory keeps the org.
     #[arg(long)]
     state_dir: PathBuf,
-    /// Populate the org with generated data.
+    /// Populate a new org with generated data. Ignored when the state directory already holds
+    /// an org (unless --reset is given).
     #[arg(long, value_enum)]
     seed: Option<Seed>,
+    /// Delete the org kept in the state directory and start again (from --seed, if given).
+    #[arg(long)]
+    reset: bool,
     /// The seed number: the same number gives the same org.
     #[arg(long, default_value_t = 1)]
     seed_number: u64,
@@ -45,12 +51,30 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     });
     config.seed_number = args.seed_number;
     config.organization_type = args.organization_type;
+    config.reset = args.reset;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let running = dataverse_emulator::start(config).await?;
         println!("{}", serde_json::to_string_pretty(&running.info)?);
-        tokio::signal::ctrl_c().await?;
-        running.stop().await;
+        stop_requested().await?;
+        // The last writes are saved before the process ends.
+        running.shutdown().await?;
         Ok(())
     })
+}
+
+/// Ctrl-C, or SIGTERM (what `kill` and service managers send).
+async fn stop_requested() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result?,
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
 }

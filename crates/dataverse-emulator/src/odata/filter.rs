@@ -2,14 +2,17 @@
 //! table's columns, and evaluating it against rows with Dataverse's SQL Server semantics.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 use std::fmt;
+use std::ops::RangeBounds;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use uuid::Uuid;
 
 use super::collation::{self, Anchor, LikeElement};
+use super::dates::{self, DateFunction};
 use super::lexer::{self, Lexer, Token, TokenKind, query_error};
-use super::{EvalContext, QueryError, Schema};
+use super::{EvalContext, QueryError, Related, Schema};
 use crate::value::{self, Value, ValueKind};
 
 /// Levels of nesting accepted, each parenthesis and each `not` counting as one. Deeper input is
@@ -61,6 +64,41 @@ pub enum Filter {
         property: String,
         negated: bool,
     },
+    /// `Microsoft.Dynamics.CRM.EqualBusinessId` / `NotEqualBusinessId`: the caller's business unit.
+    EqualBusinessId {
+        property: String,
+        negated: bool,
+    },
+    /// A date function: `LastXDays(PropertyName='createdon',PropertyValue=3)`, `Today(…)`,
+    /// `On(…,PropertyValue='2024-01-01')`.
+    Date {
+        function: DateFunction,
+        property: String,
+        value: Option<Literal>,
+    },
+    /// `path/any(v:predicate)`, `path/all(v:predicate)` and `path/any()` over a collection-valued
+    /// navigation property.
+    Lambda {
+        path: String,
+        kind: LambdaKind,
+        /// The range variable and the predicate; `None` for `any()`.
+        body: Option<(String, Box<Filter>)>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LambdaKind {
+    Any,
+    All,
+}
+
+impl LambdaKind {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            LambdaKind::Any => "any",
+            LambdaKind::All => "all",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,9 +120,14 @@ pub enum StringFunction {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operand {
+    /// A column, or a path through single-valued navigation properties and lambda range
+    /// variables (`primarycontactid/fullname`, `c/jobtitle`), segments joined by `/`.
     Property(String),
     Literal(Literal),
 }
+
+/// The values of the parameter aliases (`@p1=…`) a request defines, as written in the URL.
+pub type Aliases = [(String, String)];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
@@ -232,14 +275,26 @@ fn edm_type_of_kind(kind: ValueKind) -> &'static str {
 // Parsing
 // ---------------------------------------------------------------------------------------------
 
+/// Parses a `$filter` where parameter aliases are not allowed (inside `$expand`, which Dataverse
+/// documents as not supporting them).
 pub fn parse(text: &str) -> Result<Filter, QueryError> {
+    parse_with(text, None)
+}
+
+/// Parses a top-level `$filter`: `@p1` takes the value the request gives it (`&@p1='x'`), and an
+/// alias the request does not define is null, as OData specifies.
+pub fn parse_with_aliases(text: &str, aliases: &Aliases) -> Result<Filter, QueryError> {
+    parse_with(text, Some(aliases))
+}
+
+fn parse_with(text: &str, aliases: Option<&Aliases>) -> Result<Filter, QueryError> {
     if text.len() > MAX_FILTER_LEN {
         return Err(query_error(format!(
             "The $filter expression is {} bytes long; this emulator accepts at most {MAX_FILTER_LEN}.",
             text.len()
         )));
     }
-    let mut parser = Parser::new(text)?;
+    let mut parser = Parser::new(text, aliases)?;
     if parser.token.kind == TokenKind::End {
         return Err(lexer::expression_expected(text, parser.token.start));
     }
@@ -259,16 +314,25 @@ enum Form {
     Negation,
 }
 
+/// What a path or literal turned out to be: a value, or a lambda (a boolean expression).
+enum Term {
+    Operand(Operand),
+    Lambda(Filter),
+}
+
 struct Parser<'a> {
     text: &'a str,
     lexer: Lexer<'a>,
     token: Token,
     depth: usize,
     open_parens: usize,
+    aliases: Option<&'a Aliases>,
+    /// Range variables of the lambdas being parsed, innermost last.
+    variables: Vec<String>,
 }
 
 impl<'a> Parser<'a> {
-    fn new(text: &'a str) -> Result<Self, QueryError> {
+    fn new(text: &'a str, aliases: Option<&'a Aliases>) -> Result<Self, QueryError> {
         let mut lexer = Lexer::new(text);
         let token = lexer.next_token()?;
         Ok(Parser {
@@ -277,6 +341,8 @@ impl<'a> Parser<'a> {
             token,
             depth: 0,
             open_parens: 0,
+            aliases,
+            variables: Vec::new(),
         })
     }
 
@@ -372,7 +438,10 @@ impl<'a> Parser<'a> {
             self.open_parens -= 1;
             return Ok((inner, Form::Parenthesized));
         }
-        let left = self.parse_operand()?;
+        let left = match self.parse_term()? {
+            Term::Lambda(lambda) => return Ok((lambda, Form::Call)),
+            Term::Operand(operand) => operand,
+        };
         if let Operand::Property(name) = &left
             && self.token.kind == TokenKind::OpenParen
         {
@@ -401,16 +470,37 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A property name or a literal. Lookup paths (`primarycontactid/fullname`) are refused.
+    /// A property path or a literal, where a value is needed (a lambda is not one).
     fn parse_operand(&mut self) -> Result<Operand, QueryError> {
+        let start = self.token.start;
+        match self.parse_term()? {
+            Term::Operand(operand) => Ok(operand),
+            Term::Lambda(_) => Err(query_error(format!(
+                "A lambda expression (any/all) is a condition, not a value, at position {} in '{}'.",
+                lexer::char_pos(self.text, start),
+                lexer::echo(self.text)
+            ))),
+        }
+    }
+
+    /// A literal, a parameter alias, a property path (`a/b/c`) or a lambda (`nav/any(…)`).
+    fn parse_term(&mut self) -> Result<Term, QueryError> {
+        let text = self.text;
         let token = self.token.clone();
         let operand = match &token.kind {
-            TokenKind::Identifier => match &self.text[token.start..token.end] {
+            TokenKind::Identifier => match &text[token.start..token.end] {
                 "null" => Operand::Literal(Literal::Null),
                 "true" => Operand::Literal(Literal::Bool(true)),
                 "false" => Operand::Literal(Literal::Bool(false)),
-                name => Operand::Property(name.to_string()),
+                first => {
+                    self.advance()?;
+                    return self.parse_path(first.to_string());
+                }
             },
+            TokenKind::Alias(name) => {
+                self.advance()?;
+                return self.alias_operand(name).map(Term::Operand);
+            }
             TokenKind::String(s) => Operand::Literal(Literal::String(s.clone())),
             TokenKind::Int(i) => Operand::Literal(Literal::Int(*i)),
             TokenKind::Decimal(d) => Operand::Literal(Literal::Decimal(*d)),
@@ -420,11 +510,94 @@ impl<'a> Parser<'a> {
             _ => return Err(lexer::expression_expected(self.text, token.start)),
         };
         self.advance()?;
-        if self.token.kind == TokenKind::Slash {
+        Ok(Term::Operand(operand))
+    }
+
+    /// The rest of a path after its first segment; the current token follows that segment.
+    fn parse_path(&mut self, mut path: String) -> Result<Term, QueryError> {
+        while self.token.kind == TokenKind::Slash {
+            self.advance()?;
+            let Some(segment) = self.word() else {
+                return Err(lexer::expression_expected(self.text, self.token.start));
+            };
+            self.advance()?;
+            let kind = match segment {
+                "any" => Some(LambdaKind::Any),
+                "all" => Some(LambdaKind::All),
+                _ => None,
+            };
+            if let Some(kind) = kind
+                && self.token.kind == TokenKind::OpenParen
+            {
+                return self.parse_lambda(path, kind).map(Term::Lambda);
+            }
+            path.push('/');
+            path.push_str(segment);
+        }
+        Ok(Term::Operand(Operand::Property(path)))
+    }
+
+    /// `any(v:predicate)`, `all(v:predicate)` or `any()`; the current token is the `(`.
+    fn parse_lambda(&mut self, path: String, kind: LambdaKind) -> Result<Filter, QueryError> {
+        self.advance()?;
+        if self.token.kind == TokenKind::CloseParen && kind == LambdaKind::Any {
+            self.advance()?;
+            return Ok(Filter::Lambda {
+                path,
+                kind,
+                body: None,
+            });
+        }
+        let Some(variable) = self.word() else {
+            return Err(lexer::expression_expected(self.text, self.token.start));
+        };
+        if self.variables.iter().any(|v| v == variable) {
+            // UriQueryExpressionParser_RangeVariableAlreadyDeclared.
             return Err(query_error(format!(
-                "Filtering on a related table's column ('{}/…') is not supported by this emulator.",
-                &self.text[token.start..token.end]
+                "The range variable '{variable}' has already been declared."
             )));
+        }
+        self.advance()?;
+        self.expect(TokenKind::Colon, "':'")?;
+        self.variables.push(variable.to_string());
+        self.open_parens += 1;
+        let predicate = self.parse_or();
+        self.open_parens -= 1;
+        self.variables.pop();
+        let predicate = predicate?;
+        self.expect(TokenKind::CloseParen, "')' or operator")?;
+        Ok(Filter::Lambda {
+            path,
+            kind,
+            body: Some((variable.to_string(), Box::new(predicate))),
+        })
+    }
+
+    /// The text an alias stands for, or `None` when the request does not define it.
+    fn alias_text(&self, name: &str) -> Result<Option<&'a str>, QueryError> {
+        let Some(aliases) = self.aliases else {
+            return Err(query_error(format!(
+                "Parameter aliases cannot be used here (inside $expand, for example): '@{name}' in \
+                 '{}'.",
+                lexer::echo(self.text)
+            )));
+        };
+        Ok(aliases
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str()))
+    }
+
+    /// The value of `@name`: a literal or a property path. Its own text may not use aliases,
+    /// so an alias cannot refer to itself.
+    fn alias_operand(&self, name: &str) -> Result<Operand, QueryError> {
+        let Some(text) = self.alias_text(name)? else {
+            return Ok(Operand::Literal(Literal::Null));
+        };
+        let mut inner = Parser::new(text, None)?;
+        let operand = inner.parse_operand()?;
+        if inner.token.kind != TokenKind::End {
+            return Err(lexer::syntax_error(text, inner.token.end));
         }
         Ok(operand)
     }
@@ -484,6 +657,20 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_crm_argument(&mut self) -> Result<CrmArgument, QueryError> {
+        if let TokenKind::Alias(name) = &self.token.kind {
+            // filter-rows.md passes both PropertyName and PropertyValues through aliases.
+            let text = self.alias_text(&name.clone())?;
+            self.advance()?;
+            let Some(text) = text else {
+                return Ok(CrmArgument::Single(Literal::Null));
+            };
+            let mut inner = Parser::new(text, None)?;
+            let argument = inner.parse_crm_argument()?;
+            if inner.token.kind != TokenKind::End {
+                return Err(lexer::syntax_error(text, inner.token.end));
+            }
+            return Ok(argument);
+        }
         if self.token.kind != TokenKind::OpenBracket {
             return Ok(CrmArgument::Single(self.parse_array_item()?));
         }
@@ -508,6 +695,8 @@ impl<'a> Parser<'a> {
             TokenKind::String(s) | TokenKind::JsonString(s) => Literal::String(s.clone()),
             TokenKind::Int(i) => Literal::Int(*i),
             TokenKind::Decimal(d) => Literal::Decimal(*d),
+            TokenKind::Date(d) => Literal::Date(*d),
+            TokenKind::DateTime(d) => Literal::DateTime(*d),
             TokenKind::Identifier if self.at_word("true") => Literal::Bool(true),
             TokenKind::Identifier if self.at_word("false") => Literal::Bool(false),
             _ => return Err(lexer::expression_expected(self.text, self.token.start)),
@@ -531,6 +720,12 @@ fn crm_function_name(filter: &Filter) -> Option<&'static str> {
         } else {
             "EqualUserId"
         }),
+        Filter::EqualBusinessId { negated, .. } => Some(if *negated {
+            "NotEqualBusinessId"
+        } else {
+            "EqualBusinessId"
+        }),
+        Filter::Date { function, .. } => Some(function.name()),
         _ => None,
     }
 }
@@ -539,15 +734,18 @@ fn build_crm_function(
     name: &str,
     arguments: Vec<(&str, CrmArgument)>,
 ) -> Result<Filter, QueryError> {
-    const SUPPORTED: [&str; 6] = [
+    const SUPPORTED: [&str; 8] = [
         "In",
         "NotIn",
         "Between",
         "NotBetween",
         "EqualUserId",
         "NotEqualUserId",
+        "EqualBusinessId",
+        "NotEqualBusinessId",
     ];
-    if !SUPPORTED.contains(&name) {
+    let date_function = DateFunction::from_name(name);
+    if date_function.is_none() && !SUPPORTED.contains(&name) {
         return Err(query_error(format!(
             "The query function '{CRM_NAMESPACE}{name}' is not supported by this emulator."
         )));
@@ -562,18 +760,40 @@ fn build_crm_function(
     };
     let mut property = None;
     let mut values = None;
-    for (parameter, value) in arguments {
-        match (parameter, value) {
+    let mut value = None;
+    for (parameter, argument) in arguments {
+        match (parameter, argument) {
             ("PropertyName", CrmArgument::Single(Literal::String(p))) if property.is_none() => {
                 property = Some(p);
             }
             ("PropertyValues", CrmArgument::Array(v)) if values.is_none() => values = Some(v),
+            ("PropertyValue", CrmArgument::Single(v)) if value.is_none() => value = Some(v),
             _ => return Err(not_declared()),
         }
     }
     let Some(property) = property else {
         return Err(not_declared());
     };
+    if let Some(function) = date_function {
+        return match (function.parameter(), value, values) {
+            (dates::Parameter::None, None, None) => Ok(Filter::Date {
+                function,
+                property,
+                value: None,
+            }),
+            (dates::Parameter::Count | dates::Parameter::Date, Some(value), None) => {
+                Ok(Filter::Date {
+                    function,
+                    property,
+                    value: Some(value),
+                })
+            }
+            _ => Err(not_declared()),
+        };
+    }
+    if value.is_some() {
+        return Err(not_declared());
+    }
     match (name, values) {
         ("In" | "NotIn", Some(values)) => Ok(Filter::In {
             property,
@@ -599,6 +819,10 @@ fn build_crm_function(
         ("EqualUserId" | "NotEqualUserId", None) => Ok(Filter::EqualUserId {
             property,
             negated: name == "NotEqualUserId",
+        }),
+        ("EqualBusinessId" | "NotEqualBusinessId", None) => Ok(Filter::EqualBusinessId {
+            property,
+            negated: name == "NotEqualBusinessId",
         }),
         _ => Err(not_declared()),
     }
@@ -756,6 +980,38 @@ impl fmt::Display for Filter {
                 };
                 write!(f, "{CRM_NAMESPACE}{name}(PropertyName={})", quote(property))
             }
+            Filter::EqualBusinessId { property, negated } => {
+                let name = if *negated {
+                    "NotEqualBusinessId"
+                } else {
+                    "EqualBusinessId"
+                };
+                write!(f, "{CRM_NAMESPACE}{name}(PropertyName={})", quote(property))
+            }
+            Filter::Date {
+                function,
+                property,
+                value,
+            } => {
+                write!(
+                    f,
+                    "{CRM_NAMESPACE}{}(PropertyName={}",
+                    function.name(),
+                    quote(property)
+                )?;
+                if let Some(value) = value {
+                    f.write_str(",PropertyValue=")?;
+                    write_array_item(f, value)?;
+                }
+                f.write_str(")")
+            }
+            Filter::Lambda { path, kind, body } => {
+                write!(f, "{path}/{}(", kind.keyword())?;
+                if let Some((variable, predicate)) = body {
+                    write!(f, "{variable}:{predicate}")?;
+                }
+                f.write_str(")")
+            }
         }
     }
 }
@@ -801,6 +1057,19 @@ enum Node {
         high: Scalar,
     },
     EqualUserId(usize),
+    EqualBusinessId(usize),
+    /// A date or date-time cell inside the span (a date counts as its midnight UTC).
+    Within {
+        ordinal: usize,
+        span: dates::Span,
+    },
+    /// Whether the cell is one of `ids` (not one of them, when `complement`); a null cell is
+    /// in the set's complement. Lookup paths and lambdas bind to this.
+    InSet {
+        ordinal: usize,
+        ids: HashSet<Uuid>,
+        complement: bool,
+    },
 }
 
 /// A literal converted to its column's kind; strings are stored case-folded.
@@ -925,87 +1194,375 @@ fn bad_function_value(literal: &Literal, property: &str, kind: ValueKind) -> Que
 }
 
 impl Filter {
-    pub fn bind(&self, schema: &dyn Schema) -> Result<BoundFilter, QueryError> {
+    /// Resolves the filter against `schema`. Lookup paths and lambdas read the related table
+    /// once, here, evaluating their part of the filter with `ctx`, so `matches` only looks at
+    /// the row it is given.
+    pub fn bind(&self, schema: &dyn Schema, ctx: &EvalContext) -> Result<BoundFilter, QueryError> {
+        let scope = Scope {
+            schema,
+            variable: None,
+        };
         Ok(BoundFilter {
-            root: bind_node(self, schema)?,
+            root: Binder { ctx }.node(self, &scope)?,
         })
     }
 }
 
-fn bind_node(filter: &Filter, schema: &dyn Schema) -> Result<Node, QueryError> {
-    let bind_all = |operands: &[Filter]| -> Result<Vec<Node>, QueryError> {
-        operands.iter().map(|f| bind_node(f, schema)).collect()
-    };
-    Ok(match filter {
-        Filter::And(operands) => Node::And(bind_all(operands)?),
-        Filter::Or(operands) => Node::Or(bind_all(operands)?),
-        Filter::Not(inner) => Node::Not(Box::new(bind_node(inner, schema)?)),
-        Filter::Compare { left, op, right } => bind_compare(left, *op, right, schema)?,
-        Filter::StringMatch {
-            function,
-            property,
-            value,
-        } => {
-            let (ordinal, kind) = resolve(schema, property)?;
-            if kind != ValueKind::String {
-                return Err(function.no_signature_error());
+/// The table names are resolved against: the request's table, or inside a lambda the related
+/// table, whose properties are named through the range variable (`c/fullname`).
+struct Scope<'s> {
+    schema: &'s dyn Schema,
+    variable: Option<&'s str>,
+}
+
+struct Binder<'c> {
+    ctx: &'c EvalContext,
+}
+
+/// MetadataBinder_PropertyAccessSourceNotSingleValue.
+fn not_single_value(property: &str) -> QueryError {
+    query_error(format!(
+        "The parent value for a property access of a property '{property}' is not a single value. \
+         Property access can only be applied to a single value."
+    ))
+}
+
+impl Binder<'_> {
+    fn node(&self, filter: &Filter, scope: &Scope<'_>) -> Result<Node, QueryError> {
+        let all = |operands: &[Filter]| -> Result<Vec<Node>, QueryError> {
+            operands.iter().map(|f| self.node(f, scope)).collect()
+        };
+        Ok(match filter {
+            Filter::And(operands) => Node::And(all(operands)?),
+            Filter::Or(operands) => Node::Or(all(operands)?),
+            Filter::Not(inner) => Node::Not(Box::new(self.node(inner, scope)?)),
+            Filter::Compare { left, op, right } => self.compare(left, *op, right, scope)?,
+            Filter::StringMatch {
+                function,
+                property,
+                value,
+            } => self.at_path(scope, property, &|schema, column| {
+                let (ordinal, kind) = resolve(schema, column)?;
+                if kind != ValueKind::String {
+                    return Err(function.no_signature_error());
+                }
+                let anchor = match function {
+                    StringFunction::Contains => Anchor::Contains,
+                    StringFunction::StartsWith => Anchor::StartsWith,
+                    StringFunction::EndsWith => Anchor::EndsWith,
+                };
+                Ok(Node::Like {
+                    ordinal,
+                    pattern: collation::compile_like(value, anchor),
+                })
+            })?,
+            Filter::In {
+                property,
+                values,
+                negated,
+            } => {
+                let (ordinal, kind) = resolve_function_property(scope.schema, property)?;
+                let values = values
+                    .iter()
+                    .map(|v| {
+                        convert_function_value(v, kind)
+                            .ok_or_else(|| bad_function_value(v, property, kind))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                negate_if(*negated, Node::In { ordinal, values })
             }
-            let anchor = match function {
-                StringFunction::Contains => Anchor::Contains,
-                StringFunction::StartsWith => Anchor::StartsWith,
-                StringFunction::EndsWith => Anchor::EndsWith,
-            };
-            Node::Like {
-                ordinal,
-                pattern: collation::compile_like(value, anchor),
-            }
-        }
-        Filter::In {
-            property,
-            values,
-            negated,
-        } => {
-            let (ordinal, kind) = resolve_function_property(schema, property)?;
-            let values = values
-                .iter()
-                .map(|v| {
+            Filter::Between {
+                property,
+                low,
+                high,
+                negated,
+            } => {
+                let (ordinal, kind) = resolve_function_property(scope.schema, property)?;
+                let convert = |v: &Literal| {
                     convert_function_value(v, kind)
                         .ok_or_else(|| bad_function_value(v, property, kind))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            negate_if(*negated, Node::In { ordinal, values })
-        }
-        Filter::Between {
-            property,
-            low,
-            high,
-            negated,
-        } => {
-            let (ordinal, kind) = resolve_function_property(schema, property)?;
-            let convert = |v: &Literal| {
-                convert_function_value(v, kind).ok_or_else(|| bad_function_value(v, property, kind))
-            };
-            negate_if(
-                *negated,
-                Node::Between {
-                    ordinal,
-                    low: convert(low)?,
-                    high: convert(high)?,
-                },
-            )
-        }
-        Filter::EqualUserId { property, negated } => {
-            let (ordinal, kind) = resolve_function_property(schema, property)?;
-            if kind != ValueKind::Guid {
-                return Err(query_error(format!(
-                    "Microsoft.Dynamics.CRM.EqualUserId needs a lookup or unique identifier \
-                     property; '{property}' is of type '{}'.",
-                    edm_type_of_kind(kind)
-                )));
+                };
+                negate_if(
+                    *negated,
+                    Node::Between {
+                        ordinal,
+                        low: convert(low)?,
+                        high: convert(high)?,
+                    },
+                )
             }
-            negate_if(*negated, Node::EqualUserId(ordinal))
+            Filter::EqualUserId { property, negated } => {
+                let (ordinal, kind) = resolve_function_property(scope.schema, property)?;
+                if kind != ValueKind::Guid {
+                    return Err(query_error(format!(
+                        "Microsoft.Dynamics.CRM.EqualUserId needs a lookup or unique identifier \
+                         property; '{property}' is of type '{}'.",
+                        edm_type_of_kind(kind)
+                    )));
+                }
+                negate_if(*negated, Node::EqualUserId(ordinal))
+            }
+            Filter::EqualBusinessId { property, negated } => {
+                let (ordinal, kind) = resolve_function_property(scope.schema, property)?;
+                if kind != ValueKind::Guid {
+                    return Err(query_error(format!(
+                        "Microsoft.Dynamics.CRM.EqualBusinessId needs a lookup or unique \
+                         identifier property; '{property}' is of type '{}'.",
+                        edm_type_of_kind(kind)
+                    )));
+                }
+                negate_if(*negated, Node::EqualBusinessId(ordinal))
+            }
+            Filter::Date {
+                function,
+                property,
+                value,
+            } => self.date_function(scope, *function, property, value.as_ref())?,
+            Filter::Lambda { path, kind, body } => self.lambda(scope, path, *kind, body)?,
+        })
+    }
+
+    /// A date function becomes the span of instants it means now.
+    fn date_function(
+        &self,
+        scope: &Scope<'_>,
+        function: DateFunction,
+        property: &str,
+        value: Option<&Literal>,
+    ) -> Result<Node, QueryError> {
+        let name = function.name();
+        let (ordinal, kind) = resolve_function_property(scope.schema, property)?;
+        if !matches!(kind, ValueKind::DateTime | ValueKind::Date) {
+            return Err(query_error(format!(
+                "{CRM_NAMESPACE}{name} needs a date and time property; '{property}' is of type \
+                 '{}'.",
+                edm_type_of_kind(kind)
+            )));
         }
-    })
+        let bad_value = |v: &Literal, expected: &str| {
+            query_error(format!(
+                "The value {v} of PropertyValue is not valid for {CRM_NAMESPACE}{name}: {expected} \
+                 is expected."
+            ))
+        };
+        let mut count = 0;
+        let mut date = NaiveDate::MIN;
+        match (function.parameter(), value) {
+            (dates::Parameter::Count, Some(v)) => {
+                let parsed = match v {
+                    Literal::Int(i) => u32::try_from(*i).ok(),
+                    Literal::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                };
+                count = parsed.ok_or_else(|| bad_value(v, "a whole number of 0 or more"))?;
+            }
+            (dates::Parameter::Date, Some(v)) => {
+                date = match v {
+                    Literal::Date(d) => Some(*d),
+                    Literal::DateTime(d) => Some(d.date_naive()),
+                    Literal::String(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                        .ok()
+                        .or_else(|| lexer::parse_datetime(s.trim()).map(|d| d.date_naive())),
+                    _ => None,
+                }
+                .ok_or_else(|| bad_value(v, "a date (yyyy-mm-dd)"))?;
+            }
+            _ => {}
+        }
+        Ok(Node::Within {
+            ordinal,
+            span: function.span(self.ctx.now, count, date),
+        })
+    }
+
+    /// A path as written, relative to the scope's table: inside a lambda it must start with the
+    /// range variable.
+    fn relative<'p>(&self, scope: &Scope<'_>, path: &'p str) -> Result<&'p str, QueryError> {
+        let Some(variable) = scope.variable else {
+            return Ok(path);
+        };
+        match path.split_once('/') {
+            Some((head, rest)) if head == variable => Ok(rest),
+            _ if path == variable => Err(query_error(format!(
+                "The range variable '{variable}' stands for a whole row; compare one of its \
+                 properties instead ('{variable}/<property>')."
+            ))),
+            _ => Err(query_error(format!(
+                "Inside a lambda, properties must be named through its range variable \
+                 ('{variable}/…'); '{path}' is not supported by this emulator."
+            ))),
+        }
+    }
+
+    /// Binds a condition on the column at the end of `path`. Each single-valued navigation
+    /// property on the way becomes a set of the related rows' ids for which the rest of the
+    /// condition holds (a related row that does not exist reads as all nulls, as OData
+    /// specifies for a navigation to nothing).
+    fn at_path(
+        &self,
+        scope: &Scope<'_>,
+        path: &str,
+        leaf: &dyn Fn(&dyn Schema, &str) -> Result<Node, QueryError>,
+    ) -> Result<Node, QueryError> {
+        let path = self.relative(scope, path)?;
+        self.follow(scope.schema, path, leaf)
+    }
+
+    fn follow(
+        &self,
+        schema: &dyn Schema,
+        path: &str,
+        leaf: &dyn Fn(&dyn Schema, &str) -> Result<Node, QueryError>,
+    ) -> Result<Node, QueryError> {
+        let Some((head, rest)) = path.split_once('/') else {
+            return leaf(schema, path);
+        };
+        let next = rest.split('/').next().unwrap_or(rest);
+        if let Some(lookup) = schema.lookup(head) {
+            let inner = self.follow(lookup.target.as_ref(), rest, leaf)?;
+            return Ok(self.semi_join(lookup.ordinal, lookup.target.as_ref(), &inner));
+        }
+        if schema.collection(head).is_some() {
+            return Err(not_single_value(next));
+        }
+        match schema.column(head) {
+            // MetadataBinder_PropertyNotDeclared on a primitive parent.
+            Some((_, kind)) => Err(query_error(format!(
+                "Could not find a property named '{next}' on type '{}'.",
+                edm_type_of_kind(kind)
+            ))),
+            None => Err(unknown_property(schema, head)),
+        }
+    }
+
+    /// Reads the related table once: the ids of the rows where `inner` holds (or, when a
+    /// missing row would pass `inner`, the ids where it fails).
+    fn semi_join(&self, ordinal: usize, related: &dyn Related, inner: &Node) -> Node {
+        let missing_passes = eval(inner, &[], self.ctx);
+        let mut ids = HashSet::new();
+        related.scan(&mut |id, row| {
+            if eval(inner, row, self.ctx) != missing_passes {
+                ids.insert(id);
+            }
+        });
+        Node::InSet {
+            ordinal,
+            ids,
+            complement: missing_passes,
+        }
+    }
+
+    fn lambda(
+        &self,
+        scope: &Scope<'_>,
+        path: &str,
+        kind: LambdaKind,
+        body: &Option<(String, Box<Filter>)>,
+    ) -> Result<Node, QueryError> {
+        let path = self.relative(scope, path)?;
+        if let Some((head, _)) = path.split_once('/') {
+            return Err(
+                match (scope.schema.lookup(head), scope.schema.column(head)) {
+                    // filter-rows.md: a collection behind a lookup cannot be filtered on.
+                    (Some(_), _) => query_error(format!(
+                        "Conditions on a collection-valued navigation property reached through a \
+                     lookup ('{path}') are not supported."
+                    )),
+                    (None, Some(_)) => lambda_parent_not_collection(),
+                    (None, None) if scope.schema.collection(head).is_some() => {
+                        not_single_value(path.split('/').nth(1).unwrap_or(path))
+                    }
+                    (None, None) => unknown_property(scope.schema, head),
+                },
+            );
+        }
+        let Some(collection) = scope.schema.collection(path) else {
+            if scope.schema.lookup(path).is_some() || scope.schema.column(path).is_some() {
+                return Err(lambda_parent_not_collection());
+            }
+            return Err(unknown_property(scope.schema, path));
+        };
+        let predicate = match body {
+            Some((variable, predicate)) => {
+                let inner = Scope {
+                    schema: collection.related.as_ref(),
+                    variable: Some(variable),
+                };
+                Some(self.node(predicate, &inner)?)
+            }
+            None => None,
+        };
+        // `any`: the parents with a child that passes. `all`: the parents with a child that
+        // fails, so a parent without children passes, as OData specifies.
+        let wanted = kind == LambdaKind::Any;
+        let mut ids = HashSet::new();
+        collection.related.scan(&mut |_, row| {
+            if let Value::Guid(parent) = value::cell(row, collection.referencing)
+                && predicate
+                    .as_ref()
+                    .is_none_or(|p| eval(p, row, self.ctx) == wanted)
+            {
+                ids.insert(*parent);
+            }
+        });
+        Ok(Node::InSet {
+            ordinal: collection.key,
+            ids,
+            complement: !wanted,
+        })
+    }
+
+    fn compare(
+        &self,
+        left: &Operand,
+        op: CompareOp,
+        right: &Operand,
+        scope: &Scope<'_>,
+    ) -> Result<Node, QueryError> {
+        match (left, right) {
+            (Operand::Property(p), Operand::Literal(l)) => {
+                self.at_path(scope, p, &|schema, column| {
+                    bind_property_literal(column, op, l, false, schema)
+                })
+            }
+            (Operand::Literal(l), Operand::Property(p)) => {
+                self.at_path(scope, p, &|schema, column| {
+                    bind_property_literal(column, op.mirrored(), l, true, schema)
+                })
+            }
+            (Operand::Property(a), Operand::Property(b)) => {
+                let (a, b) = (self.relative(scope, a)?, self.relative(scope, b)?);
+                if a.contains('/') || b.contains('/') {
+                    // filter-rows.md: column comparison works within one row only.
+                    return Err(query_error(format!(
+                        "Columns can only be compared with columns of the same row; '{a}' and \
+                         '{b}' are not both columns of '{}'.",
+                        scope.schema.logical_name()
+                    )));
+                }
+                // filter-rows.md, "Column comparison": both columns must have the same type.
+                let (left, left_kind) = resolve(scope.schema, a)?;
+                let (right, right_kind) = resolve(scope.schema, b)?;
+                if left_kind != right_kind {
+                    return Err(incompatible(
+                        edm_type_of_kind(left_kind),
+                        edm_type_of_kind(right_kind),
+                        op,
+                    ));
+                }
+                Ok(Node::CompareColumns { left, op, right })
+            }
+            (Operand::Literal(a), Operand::Literal(b)) => Err(query_error(format!(
+                "Comparing two literals ({a} {} {b}) is not supported: one side must be a column.",
+                op.keyword()
+            ))),
+        }
+    }
+}
+
+/// MetadataBinder_LambdaParentMustBeCollection.
+fn lambda_parent_not_collection() -> QueryError {
+    query_error("Any/All may only be used following a collection.".into())
 }
 
 /// The negated query functions (`NotIn`, `NotBetween`, `NotEqualUserId`) are the plain ones under
@@ -1015,39 +1572,6 @@ fn negate_if(negated: bool, node: Node) -> Node {
         Node::Not(Box::new(node))
     } else {
         node
-    }
-}
-
-fn bind_compare(
-    left: &Operand,
-    op: CompareOp,
-    right: &Operand,
-    schema: &dyn Schema,
-) -> Result<Node, QueryError> {
-    match (left, right) {
-        (Operand::Property(p), Operand::Literal(l)) => {
-            bind_property_literal(p, op, l, false, schema)
-        }
-        (Operand::Literal(l), Operand::Property(p)) => {
-            bind_property_literal(p, op.mirrored(), l, true, schema)
-        }
-        (Operand::Property(a), Operand::Property(b)) => {
-            // filter-rows.md, "Column comparison": both columns must have the same type.
-            let (left, left_kind) = resolve(schema, a)?;
-            let (right, right_kind) = resolve(schema, b)?;
-            if left_kind != right_kind {
-                return Err(incompatible(
-                    edm_type_of_kind(left_kind),
-                    edm_type_of_kind(right_kind),
-                    op,
-                ));
-            }
-            Ok(Node::CompareColumns { left, op, right })
-        }
-        (Operand::Literal(a), Operand::Literal(b)) => Err(query_error(format!(
-            "Comparing two literals ({a} {} {b}) is not supported: one side must be a column.",
-            op.keyword()
-        ))),
     }
 }
 
@@ -1155,6 +1679,22 @@ fn eval(node: &Node, row: &[Value], ctx: &EvalContext) -> bool {
         Node::EqualUserId(ordinal) => {
             matches!(value::cell(row, *ordinal), Value::Guid(id) if *id == ctx.user_id)
         }
+        Node::EqualBusinessId(ordinal) => {
+            matches!(value::cell(row, *ordinal), Value::Guid(id) if *id == ctx.business_unit_id)
+        }
+        Node::Within { ordinal, span } => match value::cell(row, *ordinal) {
+            Value::DateTime(d) => span.contains(d),
+            Value::Date(d) => span.contains(&d.and_time(chrono::NaiveTime::MIN).and_utc()),
+            _ => false,
+        },
+        Node::InSet {
+            ordinal,
+            ids,
+            complement,
+        } => match value::cell(row, *ordinal) {
+            Value::Guid(id) => ids.contains(id) != *complement,
+            _ => *complement,
+        },
     }
 }
 

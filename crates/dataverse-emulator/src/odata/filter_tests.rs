@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
+use crate::odata::dates::DateFunction;
 use crate::odata::{EvalContext, Schema};
 use crate::value::{Value, ValueKind};
 
@@ -133,6 +134,7 @@ fn rows() -> Vec<Vec<Value>> {
 fn ctx() -> EvalContext {
     EvalContext {
         user_id: guid(ME),
+        business_unit_id: guid(OTHER),
         now: dt("2024-06-01T12:00:00Z"),
     }
 }
@@ -140,7 +142,7 @@ fn ctx() -> EvalContext {
 fn matching_names(filter: &str) -> Vec<String> {
     let bound = parse(filter)
         .unwrap_or_else(|e| panic!("{filter}: {e}"))
-        .bind(&Accounts)
+        .bind(&Accounts, &ctx())
         .unwrap_or_else(|e| panic!("{filter}: {e}"));
     rows()
         .iter()
@@ -241,6 +243,18 @@ fn evaluates_like_dataverse() {
         ("Microsoft.Dynamics.CRM.NotBetween(PropertyName='revenue',PropertyValues=[\"1\",\"5000\"])".into(), vec!["Contoso Ltd", "' or 1 eq 1", "fabrikam", "Short"]),
         ("Microsoft.Dynamics.CRM.EqualUserId(PropertyName='ownerid')".into(), vec!["Contoso Ltd", "' or 1 eq 1"]),
         ("Microsoft.Dynamics.CRM.NotEqualUserId(PropertyName='_ownerid_value')".into(), all_but(&["Contoso Ltd", "' or 1 eq 1"])),
+        // The caller's business unit is OTHER in these tests.
+        ("Microsoft.Dynamics.CRM.EqualBusinessId(PropertyName='ownerid')".into(), vec!["O'Brien & Sons", "Ünïcödé GmbH", "Adventure Works   "]),
+        ("Microsoft.Dynamics.CRM.NotEqualBusinessId(PropertyName='ownerid')".into(), vec!["Contoso Ltd", "' or 1 eq 1", "fabrikam", "Short"]),
+        // Date functions, at 2024-06-01T12:00:00Z.
+        ("Microsoft.Dynamics.CRM.On(PropertyName='createdon',PropertyValue='2024-01-15')".into(), vec!["Contoso Ltd"]),
+        ("Microsoft.Dynamics.CRM.OnOrBefore(PropertyName='createdon',PropertyValue=2023-12-31)".into(), vec!["O'Brien & Sons", "Ünïcödé GmbH"]),
+        ("Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=152)".into(), vec!["Contoso Ltd", "' or 1 eq 1"]),
+        ("Microsoft.Dynamics.CRM.LastXYears(PropertyName='createdon',PropertyValue='1')".into(), vec!["Contoso Ltd", "O'Brien & Sons", "' or 1 eq 1"]),
+        ("Microsoft.Dynamics.CRM.OlderThanXMonths(PropertyName='createdon',PropertyValue=12)".into(), vec!["Ünïcödé GmbH"]),
+        ("Microsoft.Dynamics.CRM.ThisYear(PropertyName='estimatedclosedate')".into(), vec!["Contoso Ltd", "' or 1 eq 1"]),
+        ("Microsoft.Dynamics.CRM.NextYear(PropertyName='estimatedclosedate')".into(), vec!["fabrikam"]),
+        ("Microsoft.Dynamics.CRM.Today(PropertyName='createdon')".into(), vec![]),
     ];
     for (filter, expected) in cases {
         assert_eq!(matching_names(&filter), expected, "{filter}");
@@ -307,6 +321,30 @@ fn sx(filter: &Filter) -> String {
                 if *negated { "neuserid" } else { "equserid" }
             )
         }
+        Filter::EqualBusinessId { property, negated } => {
+            format!(
+                "({} {property})",
+                if *negated {
+                    "nebusinessid"
+                } else {
+                    "eqbusinessid"
+                }
+            )
+        }
+        Filter::Date {
+            function,
+            property,
+            value,
+        } => match value {
+            Some(v) => format!("({} {property} {})", function.name(), literal(v)),
+            None => format!("({} {property})", function.name()),
+        },
+        Filter::Lambda { path, kind, body } => match body {
+            Some((variable, predicate)) => {
+                format!("({} {path} {variable} {})", kind.keyword(), sx(predicate))
+            }
+            None => format!("({} {path})", kind.keyword()),
+        },
     }
 }
 
@@ -402,9 +440,52 @@ fn parses_operators_literals_and_precedence() {
             "Microsoft.Dynamics.CRM.NotEqualUserId(PropertyName='ownerid')",
             "(neuserid ownerid)",
         ),
+        // filter-rows.md: lookup paths and lambdas.
+        (
+            "primarycontactid/createdby/fullname eq 'System Administrator'",
+            "(eq primarycontactid/createdby/fullname \"System Administrator\")",
+        ),
+        (
+            "Account_Emails/any(e:contains(e/subject,'sometext') and e/statecode eq 0)",
+            "(any Account_Emails e (and (contains e/subject \"sometext\") (eq e/statecode 0i)))",
+        ),
+        (
+            "Account_Tasks/all(t:t/statecode eq 1)",
+            "(all Account_Tasks t (eq t/statecode 1i))",
+        ),
+        (
+            "not contact_customer_accounts/any()",
+            "(not (any contact_customer_accounts))",
+        ),
+        (
+            "contact_customer_accounts/any(c:c/jobtitle eq 'x' and c/opportunity_customer_contacts/any(o:o/description ne 'N/A'))",
+            "(any contact_customer_accounts c (and (eq c/jobtitle \"x\") (any c/opportunity_customer_contacts o (ne o/description \"N/A\"))))",
+        ),
+        ("any eq 1 and all/any()", "(and (eq any 1i) (any all))"),
+        (
+            "Microsoft.Dynamics.CRM.LastXDays(PropertyName=@p1,PropertyValue=@p2)",
+            "(LastXDays createdon 3i)",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.On(PropertyName='x',PropertyValue=2024-02-29)",
+            "(On x date:2024-02-29)",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.ThisWeek(PropertyName='x')",
+            "(ThisWeek x)",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.NotEqualBusinessId(PropertyName='owningbusinessunit')",
+            "(nebusinessid owningbusinessunit)",
+        ),
+    ];
+    // filter-rows.md's date example passes both parameters through aliases.
+    let aliases = [
+        ("p1".to_string(), "'createdon'".to_string()),
+        ("p2".to_string(), "3".to_string()),
     ];
     for &(text, expected) in cases {
-        let filter = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let filter = parse_with_aliases(text, &aliases).unwrap_or_else(|e| panic!("{text}: {e}"));
         assert_eq!(sx(&filter), expected, "{text}");
     }
 }
@@ -481,8 +562,28 @@ fn syntax_errors_match_dataverse_texts() {
                 .into(),
         ),
         (
-            "Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=3)",
-            "The query function 'Microsoft.Dynamics.CRM.LastXDays' is not supported by this emulator.".into(),
+            "Microsoft.Dynamics.CRM.Under(PropertyName='accountid',PropertyValue='x')",
+            "The query function 'Microsoft.Dynamics.CRM.Under' is not supported by this emulator.".into(),
+        ),
+        (
+            "Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon')",
+            "Could not find a function named 'Microsoft.Dynamics.CRM.LastXDays' with parameters 'PropertyName'.".into(),
+        ),
+        (
+            "Microsoft.Dynamics.CRM.Today(PropertyName='createdon',PropertyValue=1)",
+            "Could not find a function named 'Microsoft.Dynamics.CRM.Today' with parameters \
+             'PropertyName,PropertyValue'."
+                .into(),
+        ),
+        (
+            "Microsoft.Dynamics.CRM.In(PropertyName='a',PropertyValue='x')",
+            "Could not find a function named 'Microsoft.Dynamics.CRM.In' with parameters 'PropertyName,PropertyValue'.".into(),
+        ),
+        (
+            "not Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=3)",
+            "The 'not' operator cannot be applied to the query function 'Microsoft.Dynamics.CRM.LastXDays'; \
+             use its negated form instead."
+                .into(),
         ),
         (
             "not Microsoft.Dynamics.CRM.In(PropertyName='a',PropertyValues=['x'])",
@@ -496,12 +597,21 @@ fn syntax_errors_match_dataverse_texts() {
                 .into(),
         ),
         (
-            "primarycontactid/fullname eq 'x'",
-            "Filtering on a related table's column ('primarycontactid/…') is not supported by this emulator.".into(),
+            "name eq @p1",
+            "Parameter aliases cannot be used here (inside $expand, for example): '@p1' in 'name eq @p1'.".into(),
+        ),
+        ("name eq @", "Syntax error: character '@' is not valid at position 8 in 'name eq @'.".into()),
+        ("a/'x' eq 1", "Expression expected at position 2 in 'a/'x' eq 1'.".into()),
+        ("x/all()", "Expression expected at position 6 in 'x/all()'.".into()),
+        ("x/any(c c/a eq 1)", "':' expected at position 8 in 'x/any(c c/a eq 1)'.".into()),
+        ("x/any(c:c/a eq 1", "')' or operator expected at position 16 in 'x/any(c:c/a eq 1'.".into()),
+        (
+            "x/any(c:c/y/any(c:c/z eq 1))",
+            "The range variable 'c' has already been declared.".into(),
         ),
         (
-            "name eq @p1",
-            "Parameter aliases are not supported by this emulator (at position 8 in 'name eq @p1').".into(),
+            "name eq x/any()",
+            "A lambda expression (any/all) is a condition, not a value, at position 8 in 'name eq x/any()'.".into(),
         ),
         (deep_parens.as_str(), "Recursion depth exceeded allowed limit.".into()),
         (deep_nots.as_str(), "Recursion depth exceeded allowed limit.".into()),
@@ -588,10 +698,400 @@ fn bind_errors_match_dataverse_texts() {
             "Microsoft.Dynamics.CRM.EqualUserId(PropertyName='owner')",
             "Could not find a property named 'owner' on type 'Microsoft.Dynamics.CRM.account'.",
         ),
+        (
+            "Microsoft.Dynamics.CRM.Today(PropertyName='name')",
+            "Microsoft.Dynamics.CRM.Today needs a date and time property; 'name' is of type 'Edm.String'.",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue='x')",
+            "The value 'x' of PropertyValue is not valid for Microsoft.Dynamics.CRM.LastXDays: a whole \
+             number of 0 or more is expected.",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=-1)",
+            "The value -1 of PropertyValue is not valid for Microsoft.Dynamics.CRM.LastXDays: a whole \
+             number of 0 or more is expected.",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.On(PropertyName='createdon',PropertyValue='June')",
+            "The value 'June' of PropertyValue is not valid for Microsoft.Dynamics.CRM.On: a date \
+             (yyyy-mm-dd) is expected.",
+        ),
+        (
+            "Microsoft.Dynamics.CRM.EqualBusinessId(PropertyName='name')",
+            "Microsoft.Dynamics.CRM.EqualBusinessId needs a lookup or unique identifier property; 'name' is of type 'Edm.String'.",
+        ),
     ];
     for &(text, message) in cases {
         let filter = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        let error = filter.bind(&Accounts).expect_err(text);
+        let error = filter.bind(&Accounts, &ctx()).expect_err(text);
+        assert_eq!(error.code, "0x80060888", "{text}");
+        assert_eq!(error.message, message, "{text}");
+    }
+}
+
+/// A filter, the aliases the request defines, and the expected tree or error text.
+type AliasCase = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
+#[test]
+fn parameter_aliases_stand_for_their_values() {
+    let aliases = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    };
+    let cases: &[AliasCase] = &[
+        (
+            "name eq @p1",
+            &[("p1", "'O''Bryan'")],
+            "(eq name \"O'Bryan\")",
+        ),
+        ("@p1 lt revenue", &[("p1", "5")], "(lt 5i revenue)"),
+        ("name eq @p1", &[], "(eq name null)"),
+        (
+            "name eq @p1",
+            &[("p1", "description")],
+            "(eq name description)",
+        ),
+        (
+            "contains(name,@x)",
+            &[("x", "'toso'")],
+            "(contains name \"toso\")",
+        ),
+        // filter-rows.md, "Manage single quotes".
+        (
+            "Microsoft.Dynamics.CRM.In(PropertyName=@p1,PropertyValues=@p2)",
+            &[("p1", "'lastname'"), ("p2", "[\"OBrian\",\"O'Brian\"]")],
+            "(in lastname [\"OBrian\" \"O'Brian\"])",
+        ),
+    ];
+    for (text, pairs, expected) in cases {
+        let filter =
+            parse_with_aliases(text, &aliases(pairs)).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(sx(&filter), *expected, "{text}");
+    }
+    let errors: &[AliasCase] = &[
+        // An alias cannot refer to another alias, so it cannot refer to itself either.
+        (
+            "name eq @p1",
+            &[("p1", "@p1")],
+            "Parameter aliases cannot be used here (inside $expand, for example): '@p1' in '@p1'.",
+        ),
+        (
+            "name eq @p1",
+            &[("p1", "'a' or 1")],
+            "Syntax error at position 6 in ''a' or 1'.",
+        ),
+    ];
+    for (text, pairs, message) in errors {
+        let error = parse_with_aliases(text, &aliases(pairs)).expect_err(text);
+        assert_eq!(error.message, *message, "{text}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Navigation: lookup paths and lambdas over a small account → contact → user graph
+// ---------------------------------------------------------------------------------------------
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+/// `(accountid, name, _primarycontactid_value)`.
+fn graph_accounts() -> Vec<Vec<Value>> {
+    use Value::*;
+    vec![
+        vec![Guid(id(1)), s("Alpha"), Guid(id(11))],
+        vec![Guid(id(2)), s("Beta"), Guid(id(13))],
+        vec![Guid(id(3)), s("Gamma"), Null],
+        vec![Guid(id(4)), s("Delta"), Guid(id(12))],
+    ]
+}
+
+/// `(contactid, fullname, jobtitle, _parentcustomerid_value, _createdby_value)`.
+fn graph_contacts() -> Vec<Vec<Value>> {
+    use Value::*;
+    vec![
+        vec![
+            Guid(id(11)),
+            s("Ann Lee"),
+            s("CEO"),
+            Guid(id(1)),
+            Guid(id(21)),
+        ],
+        vec![
+            Guid(id(12)),
+            s("Bob Day"),
+            s("CTO"),
+            Guid(id(1)),
+            Guid(id(22)),
+        ],
+        vec![Guid(id(13)), s("Cy Ray"), Null, Guid(id(2)), Guid(id(21))],
+        vec![Guid(id(14)), s("Di Fox"), s("CEO"), Null, Null],
+    ]
+}
+
+/// `(systemuserid, fullname)`.
+fn graph_users() -> Vec<Vec<Value>> {
+    vec![
+        vec![Value::Guid(id(21)), s("System Administrator")],
+        vec![Value::Guid(id(22)), s("Rep One")],
+    ]
+}
+
+#[derive(Clone, Copy)]
+enum GraphTable {
+    Account,
+    Contact,
+    User,
+}
+
+impl GraphTable {
+    fn columns(self) -> &'static [(&'static str, ValueKind)] {
+        match self {
+            GraphTable::Account => &[
+                ("accountid", ValueKind::Guid),
+                ("name", ValueKind::String),
+                ("_primarycontactid_value", ValueKind::Guid),
+            ],
+            GraphTable::Contact => &[
+                ("contactid", ValueKind::Guid),
+                ("fullname", ValueKind::String),
+                ("jobtitle", ValueKind::String),
+                ("_parentcustomerid_value", ValueKind::Guid),
+                ("_createdby_value", ValueKind::Guid),
+            ],
+            GraphTable::User => &[
+                ("systemuserid", ValueKind::Guid),
+                ("fullname", ValueKind::String),
+            ],
+        }
+    }
+
+    fn rows(self) -> Vec<Vec<Value>> {
+        match self {
+            GraphTable::Account => graph_accounts(),
+            GraphTable::Contact => graph_contacts(),
+            GraphTable::User => graph_users(),
+        }
+    }
+}
+
+impl Schema for GraphTable {
+    fn logical_name(&self) -> &str {
+        match self {
+            GraphTable::Account => "account",
+            GraphTable::Contact => "contact",
+            GraphTable::User => "systemuser",
+        }
+    }
+
+    fn column(&self, name: &str) -> Option<(usize, ValueKind)> {
+        let columns = self.columns();
+        columns
+            .iter()
+            .position(|(n, _)| *n == name)
+            .map(|i| (i, columns[i].1))
+    }
+
+    fn lookup(&self, name: &str) -> Option<crate::odata::Lookup<'_>> {
+        let (ordinal, target) = match (self, name) {
+            (GraphTable::Account, "primarycontactid") => (2, GraphTable::Contact),
+            (GraphTable::Contact, "parentcustomerid_account") => (3, GraphTable::Account),
+            (GraphTable::Contact, "createdby") => (4, GraphTable::User),
+            _ => return None,
+        };
+        Some(crate::odata::Lookup {
+            ordinal,
+            target: Box::new(target),
+        })
+    }
+
+    fn collection(&self, name: &str) -> Option<crate::odata::Collection<'_>> {
+        match (self, name) {
+            (GraphTable::Account, "contact_customer_accounts") => Some(crate::odata::Collection {
+                key: 0,
+                referencing: 3,
+                related: Box::new(GraphTable::Contact),
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl Related for GraphTable {
+    fn scan(&self, visit: &mut dyn FnMut(Uuid, &[Value])) {
+        for row in self.rows() {
+            if let Value::Guid(id) = row[0] {
+                visit(id, &row);
+            }
+        }
+    }
+}
+
+fn graph_names(table: GraphTable, filter: &str) -> Result<Vec<String>, QueryError> {
+    let aliases = [("p1".to_string(), "'ann lee'".to_string())];
+    let bound = parse_with_aliases(filter, &aliases)?.bind(&table, &ctx())?;
+    Ok(table
+        .rows()
+        .iter()
+        .filter(|row| bound.matches(row, &ctx()))
+        .map(|row| match &row[1] {
+            Value::String(name) => name.to_string(),
+            other => panic!("row without a name: {other:?}"),
+        })
+        .collect())
+}
+
+#[test]
+fn lookup_paths_and_lambdas_follow_related_rows() {
+    use GraphTable::{Account, Contact};
+    let cases: &[(GraphTable, &str, &[&str])] = &[
+        (
+            Account,
+            "primarycontactid/fullname eq 'ann lee'",
+            &["Alpha"],
+        ),
+        (Account, "primarycontactid/fullname eq @p1", &["Alpha"]),
+        (
+            Account,
+            "primarycontactid/createdby/fullname eq 'System Administrator'",
+            &["Alpha", "Beta"],
+        ),
+        // No related row reads as all nulls: `eq null` finds it, `ne` includes it.
+        (Account, "primarycontactid/fullname eq null", &["Gamma"]),
+        (
+            Account,
+            "primarycontactid/jobtitle ne 'CEO'",
+            &["Beta", "Gamma", "Delta"],
+        ),
+        (
+            Account,
+            "not (primarycontactid/fullname eq 'ann lee')",
+            &["Beta", "Gamma", "Delta"],
+        ),
+        (
+            Account,
+            "startswith(primarycontactid/fullname,'b')",
+            &["Delta"],
+        ),
+        (
+            Contact,
+            "parentcustomerid_account/name eq 'alpha'",
+            &["Ann Lee", "Bob Day"],
+        ),
+        (
+            Contact,
+            "parentcustomerid_account/primarycontactid/fullname eq 'cy ray'",
+            &["Cy Ray"],
+        ),
+        (
+            Account,
+            "contact_customer_accounts/any(c:c/jobtitle eq 'CEO')",
+            &["Alpha"],
+        ),
+        (
+            Account,
+            "contact_customer_accounts/any()",
+            &["Alpha", "Beta"],
+        ),
+        (
+            Account,
+            "not contact_customer_accounts/any()",
+            &["Gamma", "Delta"],
+        ),
+        // `all` holds for a parent without children.
+        (
+            Account,
+            "contact_customer_accounts/all(c:c/jobtitle ne null)",
+            &["Alpha", "Gamma", "Delta"],
+        ),
+        (
+            Account,
+            "contact_customer_accounts/any(c:c/createdby/fullname eq 'Rep One')",
+            &["Alpha"],
+        ),
+        (
+            Account,
+            "contact_customer_accounts/any(c:contains(c/fullname,'ray') or c/jobtitle eq 'cto') and name ne 'alpha'",
+            &["Beta"],
+        ),
+        (
+            Account,
+            "contact_customer_accounts/any(c:c/fullname eq c/jobtitle)",
+            &[],
+        ),
+    ];
+    for &(table, filter, expected) in cases {
+        let names = graph_names(table, filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
+        assert_eq!(names, expected, "{filter}");
+    }
+}
+
+#[test]
+fn navigation_errors_match_dataverse_texts() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "nothing/fullname eq 'x'",
+            "Could not find a property named 'nothing' on type 'Microsoft.Dynamics.CRM.account'.",
+        ),
+        (
+            "primarycontactid/nope eq 1",
+            "Could not find a property named 'nope' on type 'Microsoft.Dynamics.CRM.contact'.",
+        ),
+        (
+            "name/x eq 1",
+            "Could not find a property named 'x' on type 'Edm.String'.",
+        ),
+        (
+            "contact_customer_accounts/fullname eq 'x'",
+            "The parent value for a property access of a property 'fullname' is not a single value. \
+             Property access can only be applied to a single value.",
+        ),
+        (
+            "name/any(c:c/x eq 1)",
+            "Any/All may only be used following a collection.",
+        ),
+        (
+            "primarycontactid/any()",
+            "Any/All may only be used following a collection.",
+        ),
+        (
+            "primarycontactid/contact_customer_accounts/any()",
+            "Conditions on a collection-valued navigation property reached through a lookup \
+             ('primarycontactid/contact_customer_accounts') are not supported.",
+        ),
+        (
+            "nothing/any()",
+            "Could not find a property named 'nothing' on type 'Microsoft.Dynamics.CRM.account'.",
+        ),
+        (
+            "contact_customer_accounts/any(c:fullname eq 'x')",
+            "Inside a lambda, properties must be named through its range variable ('c/…'); \
+             'fullname' is not supported by this emulator.",
+        ),
+        (
+            "contact_customer_accounts/any(c:c eq null)",
+            "The range variable 'c' stands for a whole row; compare one of its properties instead \
+             ('c/<property>').",
+        ),
+        (
+            "contact_customer_accounts/any(c:c/nope eq 1)",
+            "Could not find a property named 'nope' on type 'Microsoft.Dynamics.CRM.contact'.",
+        ),
+        (
+            "name eq primarycontactid/fullname",
+            "Columns can only be compared with columns of the same row; 'name' and \
+             'primarycontactid/fullname' are not both columns of 'account'.",
+        ),
+    ];
+    for &(text, message) in cases {
+        let error = graph_names(GraphTable::Account, text).expect_err(text);
         assert_eq!(error.code, "0x80060888", "{text}");
         assert_eq!(error.message, message, "{text}");
     }
@@ -615,6 +1115,11 @@ fn prints_canonical_odata() {
         (
             "Microsoft.Dynamics.CRM.In(PropertyName='x',PropertyValues=['O''Brien'])",
             "Microsoft.Dynamics.CRM.In(PropertyName='x',PropertyValues=[\"O'Brien\"])",
+        ),
+        ("a/b/any( c : c/d eq 1 )", "a/b/any(c:c/d eq 1)"),
+        (
+            "a/any() or not a/all(x:contains(x/n,'q'))",
+            "a/any() or not (a/all(x:contains(x/n,'q')))",
         ),
     ];
     for &(text, printed) in cases {
@@ -651,7 +1156,7 @@ fn nesting_just_under_the_limit_parses_binds_prints_and_evaluates() {
     );
     let filter = parse(&text).unwrap();
     assert_eq!(parse(&filter.to_string()), Ok(filter.clone()));
-    let bound = filter.bind(&Accounts).unwrap();
+    let bound = filter.bind(&Accounts, &ctx()).unwrap();
     let hits: Vec<bool> = rows().iter().map(|r| bound.matches(r, &ctx())).collect();
     // An odd number of `not`s: everything but fabrikam.
     assert_eq!(hits, vec![true, true, true, false, true, true, true]);
@@ -662,7 +1167,7 @@ fn long_flat_chains_parse_and_evaluate_without_deep_recursion() {
     let text = vec!["numberofemployees eq 7"; 30_000].join(" or ") + " or name eq 'fabrikam'";
     let filter = parse(&text).unwrap();
     assert!(matches!(&filter, Filter::Or(items) if items.len() == 30_001));
-    let bound = filter.bind(&Accounts).unwrap();
+    let bound = filter.bind(&Accounts, &ctx()).unwrap();
     let hits = rows().iter().filter(|r| bound.matches(r, &ctx())).count();
     assert_eq!(hits, 1);
 }
@@ -710,11 +1215,38 @@ fn array_item() -> impl Strategy<Value = Literal> {
     ]
 }
 
+/// A column or a lookup path (`a/b/c`).
+fn path() -> impl Strategy<Value = String> {
+    prop::collection::vec(identifier(), 1..4).prop_map(|segments| segments.join("/"))
+}
+
 fn operand() -> impl Strategy<Value = Operand> {
     prop_oneof![
-        identifier().prop_map(Operand::Property),
+        path().prop_map(Operand::Property),
         literal().prop_map(Operand::Literal),
     ]
+}
+
+/// Whether a lambda declares a range variable an enclosing lambda already declared (which the
+/// parser refuses).
+fn shadows(filter: &Filter, declared: &mut Vec<String>) -> bool {
+    match filter {
+        Filter::And(fs) | Filter::Or(fs) => fs.iter().any(|f| shadows(f, declared)),
+        Filter::Not(f) => shadows(f, declared),
+        Filter::Lambda {
+            body: Some((variable, predicate)),
+            ..
+        } => {
+            if declared.contains(variable) {
+                return true;
+            }
+            declared.push(variable.clone());
+            let inner = shadows(predicate, declared);
+            declared.pop();
+            inner
+        }
+        _ => false,
+    }
 }
 
 fn leaf() -> impl Strategy<Value = Filter> {
@@ -726,21 +1258,39 @@ fn leaf() -> impl Strategy<Value = Filter> {
     ]);
     prop_oneof![
         4 => (operand(), op, operand()).prop_map(|(left, op, right)| Filter::Compare { left, op, right }),
-        2 => (function, identifier(), any::<String>())
+        2 => (function, path(), any::<String>())
             .prop_map(|(function, property, value)| Filter::StringMatch { function, property, value }),
         1 => (identifier(), prop::collection::vec(array_item(), 0..4), any::<bool>())
             .prop_map(|(property, values, negated)| Filter::In { property, values, negated }),
         1 => (identifier(), array_item(), array_item(), any::<bool>())
             .prop_map(|(property, low, high, negated)| Filter::Between { property, low, high, negated }),
         1 => (identifier(), any::<bool>()).prop_map(|(property, negated)| Filter::EqualUserId { property, negated }),
+        1 => path().prop_map(|path| Filter::Lambda { path, kind: LambdaKind::Any, body: None }),
+        1 => (identifier(), any::<bool>()).prop_map(|(property, negated)| Filter::EqualBusinessId { property, negated }),
+        1 => (prop::sample::select(vec![DateFunction::Today, DateFunction::LastXDays, DateFunction::On]), identifier(), array_item())
+            .prop_map(|(function, property, value)| Filter::Date {
+                function,
+                property,
+                value: (function != DateFunction::Today).then_some(value),
+            }),
     ]
 }
 
 fn filter_tree() -> impl Strategy<Value = Filter> {
     leaf().prop_recursive(5, 40, 4, |inner| {
+        let kind = prop::sample::select(vec![LambdaKind::Any, LambdaKind::All]);
         prop_oneof![
             prop::collection::vec(inner.clone(), 2..4).prop_map(Filter::And),
             prop::collection::vec(inner.clone(), 2..4).prop_map(Filter::Or),
+            (path(), kind, identifier(), inner.clone()).prop_map(
+                |(path, kind, variable, predicate)| {
+                    Filter::Lambda {
+                        path,
+                        kind,
+                        body: Some((variable, Box::new(predicate))),
+                    }
+                }
+            ),
             inner.prop_map(|f| {
                 // Dataverse refuses `not` over its own query functions; the parser does too.
                 if crm_function_name(&f).is_some() {
@@ -790,6 +1340,11 @@ fn token_soup() -> impl Strategy<Value = String> {
         "/",
         "=",
         "@p",
+        "x/any(",
+        "x/all(",
+        "c:",
+        "c/name",
+        ":",
         "%",
         "é",
         "\\",
@@ -820,7 +1375,9 @@ proptest! {
     }
 
     #[test]
-    fn printed_trees_parse_back_to_themselves(filter in filter_tree()) {
+    fn printed_trees_parse_back_to_themselves(
+        filter in filter_tree().prop_filter("no shadowed range variables", |f| !shadows(f, &mut Vec::new()))
+    ) {
         let printed = filter.to_string();
         prop_assert_eq!(parse(&printed), Ok(filter), "printed as {}", printed);
     }
@@ -837,7 +1394,7 @@ proptest! {
                 right: Operand::Literal(Literal::String(value.clone())),
             }
         );
-        let bound = filter.bind(&Accounts).unwrap();
+        let bound = filter.bind(&Accounts, &ctx()).unwrap();
         let row = |name: &str| vec![Value::Null, Value::String(name.into())];
         prop_assert!(bound.matches(&row(&value), &ctx()));
         let longer = format!("{value}x");

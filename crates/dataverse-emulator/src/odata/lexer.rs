@@ -86,6 +86,10 @@ pub(super) enum TokenKind {
     OpenBracket,
     CloseBracket,
     Slash,
+    /// The `:` between a lambda's range variable and its predicate (`any(c:c/name eq 'x')`).
+    Colon,
+    /// A parameter alias (`@p1`), by name without the `@`.
+    Alias(String),
     End,
 }
 
@@ -114,6 +118,10 @@ fn is_identifier_start(c: char) -> bool {
 
 fn is_identifier_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '.'
+}
+
+fn is_alias_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
 }
 
 impl<'a> Lexer<'a> {
@@ -149,6 +157,7 @@ impl<'a> Lexer<'a> {
             '[' => single(TokenKind::OpenBracket),
             ']' => single(TokenKind::CloseBracket),
             '/' => single(TokenKind::Slash),
+            ':' => single(TokenKind::Colon),
             '\'' => {
                 let (value, len) = self.scan_quoted(start)?;
                 (TokenKind::String(value), len)
@@ -157,12 +166,17 @@ impl<'a> Lexer<'a> {
                 let (value, len) = self.scan_json_string(start)?;
                 (TokenKind::JsonString(value), len)
             }
-            '@' => {
-                return Err(query_error(format!(
-                    "Parameter aliases are not supported by this emulator (at position {} in '{}').",
-                    char_pos(self.text, start),
-                    echo(self.text)
-                )));
+            '@' if self.text[start + 1..]
+                .chars()
+                .next()
+                .is_some_and(is_identifier_start) =>
+            {
+                let name_len = self.text[start + 1..]
+                    .char_indices()
+                    .find(|&(_, c)| !is_alias_char(c))
+                    .map_or(self.text.len() - start - 1, |(i, _)| i);
+                let name = self.text[start + 1..start + 1 + name_len].to_string();
+                (TokenKind::Alias(name), 1 + name_len)
             }
             c if c.is_ascii_digit() || c == '-' || is_identifier_start(c) => {
                 if let Some(guid) = self.scan_guid() {

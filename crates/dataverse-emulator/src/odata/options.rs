@@ -66,15 +66,32 @@ pub fn parse_select(text: &str) -> Result<Vec<String>, QueryError> {
 }
 
 /// `name`, `name asc`, `createdon desc`, comma-separated; ascending unless `desc` is given.
+/// Parameter aliases are not allowed (inside `$expand`).
 pub fn parse_orderby(text: &str) -> Result<Vec<OrderBy>, QueryError> {
+    parse_orderby_with(text, None)
+}
+
+/// A top-level `$orderby`, where `@p1` stands for the property the request names (`&@p1=name`).
+pub fn parse_orderby_with_aliases(
+    text: &str,
+    aliases: &filter::Aliases,
+) -> Result<Vec<OrderBy>, QueryError> {
+    parse_orderby_with(text, Some(aliases))
+}
+
+fn parse_orderby_with(
+    text: &str,
+    aliases: Option<&filter::Aliases>,
+) -> Result<Vec<OrderBy>, QueryError> {
     let mut lexer = Lexer::new(text);
     let mut token = lexer.next_token()?;
     let mut items = Vec::new();
     loop {
-        if token.kind != TokenKind::Identifier {
-            return Err(lexer::expression_expected(text, token.start));
-        }
-        let property = text[token.start..token.end].to_string();
+        let property = match &token.kind {
+            TokenKind::Identifier => text[token.start..token.end].to_string(),
+            TokenKind::Alias(name) => alias_property(text, name, aliases)?,
+            _ => return Err(lexer::expression_expected(text, token.start)),
+        };
         token = lexer.next_token()?;
         if token.kind == TokenKind::Slash {
             return Err(query_error(format!(
@@ -96,6 +113,38 @@ pub fn parse_orderby(text: &str) -> Result<Vec<OrderBy>, QueryError> {
             _ => return Err(lexer::syntax_error(text, token.end)),
         }
     }
+}
+
+/// The property an `$orderby` alias names; its value must be a plain property name.
+fn alias_property(
+    text: &str,
+    name: &str,
+    aliases: Option<&filter::Aliases>,
+) -> Result<String, QueryError> {
+    let Some(aliases) = aliases else {
+        return Err(query_error(format!(
+            "Parameter aliases cannot be used here (inside $expand, for example): '@{name}' in \
+             '{}'.",
+            lexer::echo(text)
+        )));
+    };
+    let value = aliases
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.trim())
+        .ok_or_else(|| {
+            // MetadataBinder_OrderByExpressionNotSingleValue: an undefined alias is null.
+            query_error(
+                "The $orderby expression must evaluate to a single value of primitive type.".into(),
+            )
+        })?;
+    if !is_name(value) {
+        return Err(query_error(format!(
+            "The parameter alias '@{name}' in $orderby must name a property; '{}' does not.",
+            lexer::echo(value)
+        )));
+    }
+    Ok(value.to_string())
 }
 
 /// A non-negative 32-bit count, as Microsoft.OData requires; `$top=0` is accepted like OData does.

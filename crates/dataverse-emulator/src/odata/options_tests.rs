@@ -132,6 +132,37 @@ fn orderby_lists() {
 }
 
 #[test]
+fn orderby_aliases_name_a_property() {
+    let aliases = vec![
+        ("p".to_string(), "createdon".to_string()),
+        ("bad".to_string(), "'x'".to_string()),
+    ];
+    assert_eq!(
+        parse_orderby_with_aliases("@p desc,name", &aliases).unwrap(),
+        vec![order("createdon", true), order("name", false)]
+    );
+    let errors = [
+        (
+            "@missing",
+            "The $orderby expression must evaluate to a single value of primitive type.",
+        ),
+        (
+            "@bad",
+            "The parameter alias '@bad' in $orderby must name a property; ''x'' does not.",
+        ),
+    ];
+    for (text, message) in errors {
+        let error = parse_orderby_with_aliases(text, &aliases).unwrap_err();
+        assert_eq!(error.message, message, "{text}");
+    }
+    // Inside $expand there are no aliases.
+    assert_eq!(
+        parse_orderby("@p").unwrap_err().message,
+        "Parameter aliases cannot be used here (inside $expand, for example): '@p' in '@p'."
+    );
+}
+
+#[test]
 fn top_values() {
     for (text, expected) in [
         ("5", 5),

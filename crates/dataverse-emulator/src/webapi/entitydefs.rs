@@ -12,7 +12,7 @@ use crate::metadata::{
     AlternateKey, AttrType, Attribute, Ownership, REGARDING_TARGETS, RequiredLevel, Table,
     TableBuilder, TableSpec, activity_columns, stable_id,
 };
-use crate::odata::{self, EvalContext, Schema};
+use crate::odata::{self, Schema};
 use crate::org::Org;
 use crate::value::{Value, ValueKind};
 
@@ -261,13 +261,13 @@ pub fn get(
     let context = format!("{}/$metadata#EntityDefinitions", ctx.base);
     match args {
         None => {
+            let ectx = super::eval_context(org, ctx);
             let filter = match query_param(query, "$filter") {
-                Some(text) => Some(odata::filter::parse(&text)?.bind(&MetaSchema)?),
+                Some(text) => Some(
+                    odata::filter::parse_with_aliases(&text, &super::query_aliases(query))?
+                        .bind(&MetaSchema, &ectx)?,
+                ),
                 None => None,
-            };
-            let ectx = EvalContext {
-                user_id: ctx.user,
-                now: ctx.now,
             };
             let value: Vec<Json> = org
                 .live_tables()

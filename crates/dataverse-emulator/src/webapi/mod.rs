@@ -2,8 +2,10 @@
 //! metadata), the request context (caller, impersonation, `Prefer`), privilege checks, and replies
 //! shaped as Dataverse sends them. Transport-independent, so `$batch` dispatches through it too.
 
+pub mod aggregate;
 pub mod entitydefs;
 pub mod read;
+pub mod refs;
 pub mod rows;
 pub mod write;
 
@@ -306,6 +308,17 @@ pub fn privilege_denied(org: &Org, ctx: &Ctx, privilege: &str, t: Option<usize>)
     )
 }
 
+/// What a query may depend on besides the rows: the acting user, their business unit, now.
+pub fn eval_context(org: &Org, ctx: &Ctx) -> crate::odata::EvalContext {
+    crate::odata::EvalContext {
+        user_id: ctx.user,
+        business_unit_id: org
+            .user_business_unit(ctx.user)
+            .unwrap_or(org.root_business_unit),
+        now: ctx.now,
+    }
+}
+
 /// Checks that the acting user holds `prv<verb><table>`; returns its depth.
 pub fn require(org: &Org, ctx: &Ctx, verb: &str, t: usize) -> Result<Depth, ApiError> {
     let privilege = format!("prv{verb}{}", org.def(t).privilege_suffix());
@@ -482,7 +495,7 @@ fn route_read(org: &Org, ctx: &Ctx, req: &ApiRequest<'_>) -> Result<Reply, ApiEr
         (Some(key), Some(seg)) if seg.starts_with("Microsoft.Dynamics.CRM.") => {
             functions_on_user(org, ctx, t, key, seg, req.query)
         }
-        (Some(key), Some(nav)) => read::related(org, ctx, t, key, nav, req.query),
+        (Some(key), Some(_)) => read::related(org, ctx, t, key, &segments[1..], req.query),
         _ => Err(ApiError::resource_not_found(req.path)),
     }
 }
@@ -532,22 +545,22 @@ fn route_write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>) -> Result<Reply, 
             write::delete(org, ctx, t, id, req.header("if-match"))?;
             Ok(Reply::no_content())
         }
-        (&Method::PUT | &Method::DELETE, Some(key), Some(prop)) => read::single_property_write(
+        (&Method::PUT | &Method::DELETE | &Method::POST, Some(key), Some(_)) => refs::write(
             org,
             ctx,
             t,
             key,
-            prop,
-            segments.get(2).copied(),
+            &segments[1..],
             &req.method,
             req.body,
+            req.query,
         ),
         (&Method::PATCH | &Method::PUT | &Method::DELETE, None, _) => Err(method_not_allowed()),
         _ => Err(ApiError::resource_not_found(req.path)),
     }
 }
 
-fn method_not_allowed() -> ApiError {
+pub(super) fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "0x80060888",
@@ -773,6 +786,19 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (decode_query_component(k) == name).then(|| decode_query_component(v))
     })
+}
+
+/// The parameter aliases (`@p1=…`) a query string defines, decoded.
+pub fn query_aliases(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            let name = decode_query_component(k);
+            let name = name.strip_prefix('@')?;
+            Some((name.to_string(), decode_query_component(v)))
+        })
+        .collect()
 }
 
 /// Decodes one query-string component as IIS does: `+` is a space, then percent-decoding.

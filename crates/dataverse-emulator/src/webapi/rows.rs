@@ -134,7 +134,7 @@ pub fn formatted_value(
     }
 }
 
-fn group_int(i: i64) -> String {
+pub fn group_int(i: i64) -> String {
     let digits = i.unsigned_abs().to_string();
     let mut out = String::new();
     for (n, c) in digits.chars().enumerate() {

@@ -420,7 +420,7 @@ pub fn update(
         ));
     }
     let def = org.def(t);
-    let mut row = stored.values.clone();
+    let mut row = stored.values.to_vec();
     row.resize(def.attributes.len(), Value::Null);
     let mut state_given = false;
     let mut status_given = false;

@@ -8,7 +8,8 @@ pub struct Harness {
     pub emu: RunningEmulator,
     pub http: reqwest::Client,
     pub token: String,
-    _dir: tempfile::TempDir,
+    /// The state directory, removed with the harness unless the test owns it.
+    _dir: Option<tempfile::TempDir>,
 }
 
 pub struct Reply {
@@ -36,13 +37,22 @@ impl Harness {
     }
 
     pub async fn with(configure: impl FnOnce(&mut EmulatorConfig)) -> Harness {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
-        let mut config =
-            EmulatorConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+        let mut h = Self::in_dir(dir.path(), configure).await;
+        h._dir = Some(dir);
+        h
+    }
+
+    /// An emulator on a state directory the test owns (and may start another emulator on).
+    pub async fn in_dir(
+        dir: &std::path::Path,
+        configure: impl FnOnce(&mut EmulatorConfig),
+    ) -> Harness {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut config = EmulatorConfig::new("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
         configure(&mut config);
         let emu = dataverse_emulator::start(config).await.unwrap();
-        let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
+        let ca = std::fs::read(dir.join("ca.pem")).unwrap();
         let http = reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
             .build()
@@ -51,7 +61,7 @@ impl Harness {
             emu,
             http,
             token: String::new(),
-            _dir: dir,
+            _dir: None,
         };
         let (id, secret) = (
             h.emu.info.client_id.to_string(),

@@ -4,8 +4,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod aggregates;
+mod associations;
 mod auth;
 mod harness;
+mod navigation;
+mod persistence;
 mod queries;
 mod records;
 mod transactions;

@@ -1,4 +1,5 @@
-//! §4 and §5: paging with opaque skip tokens, and change tracking with deltas and deletes.
+//! §4 and §5: paging with opaque skip tokens, query functions, and change tracking with deltas
+//! and deletes.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -187,4 +188,133 @@ async fn entity_definitions_resolve_entity_sets_and_toggle_tracking() {
     assert_eq!(subject["MaxLength"], 200);
     let meta = h.get("$metadata").await;
     assert!(meta.text.contains("<EntitySet Name=\"accounts\""));
+}
+
+#[tokio::test]
+async fn track_changes_on_an_untracked_table_is_refused_until_tracking_is_on() {
+    let h = Harness::start().await;
+    let track = [("Prefer", "odata.track-changes")];
+    let r = h
+        .call(Method::GET, "roles?$select=name", None, &track)
+        .await;
+    // §5 gap 1: the shape is Dataverse's ChangeTrackingNotEnabledForEntity; the status is a guess.
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json(),
+        json!({"error": {"code": "0x80072491", "message": "Entity role isn't enabled for change tracking."}})
+    );
+    assert!(r.header("preference-applied").is_none());
+    let r = h
+        .call(
+            Method::PUT,
+            "EntityDefinitions(LogicalName='role')",
+            Some(json!({"ChangeTrackingEnabled": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = h
+        .call(Method::GET, "roles?$select=name", None, &track)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.json()["@odata.deltaLink"].is_string());
+}
+
+#[tokio::test]
+async fn query_functions_in_dates_and_ids_and_not_is_refused() {
+    let h = Harness::start().await;
+    for name in ["Alpha", "Beta", "Gamma"] {
+        h.create("accounts", json!({"name": name})).await;
+    }
+    let names = |filter: String| {
+        let h = &h;
+        async move {
+            let r = h
+                .get(&format!(
+                    "accounts?$select=name&$orderby=name&$filter={filter}"
+                ))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{filter}: {}", r.text);
+            r.json()["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| row["name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    // §4: In with a JSON string array.
+    assert_eq!(
+        names(
+            r#"Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=["alpha","GAMMA"])"#
+                .into()
+        )
+        .await,
+        ["Alpha", "Gamma"]
+    );
+    assert_eq!(
+        names(
+            r#"Microsoft.Dynamics.CRM.NotIn(PropertyName='name',PropertyValues=["alpha"])"#.into()
+        )
+        .await,
+        ["Beta", "Gamma"]
+    );
+    // The application user sits in the root business unit, where these accounts were created.
+    assert_eq!(
+        names("Microsoft.Dynamics.CRM.EqualBusinessId(PropertyName='owningbusinessunit')".into())
+            .await,
+        ["Alpha", "Beta", "Gamma"]
+    );
+    assert_eq!(
+        names("Microsoft.Dynamics.CRM.LastXHours(PropertyName='createdon',PropertyValue=1)".into())
+            .await,
+        ["Alpha", "Beta", "Gamma"]
+    );
+    // Two days later they are older than a day and no longer created in the last hour.
+    let r = h
+        .admin(
+            Method::POST,
+            "clock",
+            json!({"advance_seconds": 2 * 86_400}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let token = h
+        .app_token(&h.emu.info.client_id.to_string(), &h.emu.info.client_secret)
+        .await;
+    let r = h
+        .call_as(
+            &token,
+            Method::GET,
+            "accounts?$select=name&$filter=Microsoft.Dynamics.CRM.OlderThanXDays(PropertyName='createdon',PropertyValue=1)",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.json()["value"].as_array().unwrap().len(), 3, "{}", r.text);
+    let r = h
+        .call_as(
+            &token,
+            Method::GET,
+            "accounts?$select=name&$filter=Microsoft.Dynamics.CRM.LastXHours(PropertyName='createdon',PropertyValue=1)",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.json()["value"].as_array().unwrap().len(), 0, "{}", r.text);
+    // §4: `not` cannot wrap a query function.
+    let r = h
+        .call_as(
+            &token,
+            Method::GET,
+            r#"accounts?$filter=not Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=["Alpha"])"#,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json(),
+        json!({"error": {"code": "0x80060888", "message": "The 'not' operator cannot be applied to the query function 'Microsoft.Dynamics.CRM.In'; use its negated form instead."}})
+    );
 }
