@@ -1,0 +1,15 @@
+//! The Dataverse Web API v9.2 client: the only part of leadbridge that speaks to Microsoft
+//! Dynamics 365. It works against a real org unchanged; the emulator is how it is tested.
+//!
+//! - [`Client`]: Entra ID tokens ([`auth`]), one request path with impersonation and classified
+//!   [`Error`]s.
+
+pub mod auth;
+mod client;
+pub mod config;
+pub mod error;
+
+pub use auth::{Auth, Authority, AuthorizeRequest, ClientCredentials, UserSignIn};
+pub use client::{API_PATH, Client, Request, Response};
+pub use config::{ClientConfig, Timeouts};
+pub use error::{ApiFailure, AuthFailure, ConnectionMessage, Error, ErrorKind};
