@@ -87,6 +87,9 @@ pub enum Error {
     /// The client was configured with something unusable (a bad URL, an unreadable certificate).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A query or key the client refuses to send (a name that is not a column name, a NaN).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
 }
 
 /// What kind of failure an [`Error`] is, for the UI and for the sync engine's decisions.
@@ -104,6 +107,7 @@ pub enum ErrorKind {
     Validation,
     Auth,
     Config,
+    InvalidInput,
 }
 
 /// The four messages the setup guide documents for a failed connection, each with its next step.
@@ -163,6 +167,7 @@ impl Error {
             Error::Validation(_) => ErrorKind::Validation,
             Error::Auth(_) => ErrorKind::Auth,
             Error::Config(_) => ErrorKind::Config,
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
         }
     }
 

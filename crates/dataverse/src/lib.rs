@@ -3,13 +3,20 @@
 //!
 //! - [`Client`]: Entra ID tokens ([`auth`]), one request path with impersonation and classified
 //!   [`Error`]s.
+//! - [`query`]: typed queries whose literals are always escaped; [`paging`]: page streams and counts.
 
 pub mod auth;
 mod client;
 pub mod config;
 pub mod error;
+pub mod paging;
+pub mod query;
+pub mod rows;
 
 pub use auth::{Auth, Authority, AuthorizeRequest, ClientCredentials, UserSignIn};
 pub use client::{API_PATH, Client, Request, Response};
 pub use config::{ClientConfig, Timeouts};
 pub use error::{ApiFailure, AuthFailure, ConnectionMessage, Error, ErrorKind};
+pub use paging::{Page, PageOptions, RecordCount};
+pub use query::{Expand, Filter, Key, Literal, Order, Query};
+pub use rows::Row;

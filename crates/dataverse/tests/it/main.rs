@@ -5,4 +5,5 @@
 
 mod auth;
 mod harness;
+mod queries;
 mod records;
