@@ -4,6 +4,7 @@
 //! - [`Client`]: Entra ID tokens ([`auth`]), one request path with impersonation and classified
 //!   [`Error`]s.
 //! - [`query`]: typed queries whose literals are always escaped; [`paging`]: page streams and counts.
+//! - [`tracking`]: change tracking (initial read, deltas with deletes, enabling it per table).
 
 pub mod auth;
 mod client;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod paging;
 pub mod query;
 pub mod rows;
+pub mod tracking;
 
 pub use auth::{Auth, Authority, AuthorizeRequest, ClientCredentials, UserSignIn};
 pub use client::{API_PATH, Client, Request, Response};
@@ -20,3 +22,4 @@ pub use error::{ApiFailure, AuthFailure, ConnectionMessage, Error, ErrorKind};
 pub use paging::{Page, PageOptions, RecordCount};
 pub use query::{Expand, Filter, Key, Literal, Order, Query};
 pub use rows::Row;
+pub use tracking::{Change, ChangePage, TableTracking};

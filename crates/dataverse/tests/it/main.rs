@@ -7,3 +7,4 @@ mod auth;
 mod harness;
 mod queries;
 mod records;
+mod tracking;
