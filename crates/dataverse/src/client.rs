@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::auth::{Auth, AuthorizeRequest, TokenCache};
 use crate::config::ClientConfig;
 use crate::error::Error;
+use crate::writes::MetadataCache;
 
 pub const API_PATH: &str = "/api/data/v9.2";
 
@@ -34,6 +35,7 @@ struct Inner {
     api_url: String,
     tokens: TokenCache,
     config: ClientConfig,
+    metadata: MetadataCache,
 }
 
 impl fmt::Debug for Client {
@@ -57,6 +59,9 @@ pub struct Request {
     pub(crate) idempotent: bool,
     /// A header that could not be added, reported by `send`.
     invalid_header: Option<&'static str>,
+    /// A `multipart/mixed` reply is returned whatever its status (a `$batch` that stopped at a
+    /// failure answers 400 with the parts that ran).
+    pub(crate) multipart_reply: bool,
 }
 
 impl Request {
@@ -69,6 +74,7 @@ impl Request {
             body: None,
             idempotent,
             invalid_header: None,
+            multipart_reply: false,
         }
     }
 
@@ -93,13 +99,10 @@ impl Request {
         self
     }
 
-    pub fn body(mut self, content_type: &'static str, body: impl Into<Bytes>) -> Request {
-        self.headers.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static(content_type),
-        );
-        self.body = Some(body.into());
-        self
+    pub fn body(self, content_type: impl AsRef<str>, body: impl Into<Bytes>) -> Request {
+        let mut request = self.header("content-type", content_type);
+        request.body = Some(body.into());
+        request
     }
 
     /// Marks the request as safe to repeat (an upsert by key, a PUT of a value).
@@ -205,6 +208,7 @@ impl Client {
                 org_url,
                 tokens: TokenCache::new(config.auth.clone()),
                 config,
+                metadata: MetadataCache::default(),
             }),
             caller: None,
         })
@@ -220,6 +224,15 @@ impl Client {
 
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn metadata(&self) -> &MetadataCache {
+        &self.inner.metadata
+    }
+
+    /// How many write requests to keep going at once.
+    pub(crate) fn write_parallelism(&self) -> usize {
+        4
     }
 
     /// The same client, acting for the user with this Entra object id (`CallerObjectId`). The
@@ -344,7 +357,11 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| transport_error(url, &e))?;
-        if status.is_success() {
+        let multipart = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/mixed"));
+        if status.is_success() || (request.multipart_reply && multipart) {
             Ok(Response {
                 status,
                 headers,

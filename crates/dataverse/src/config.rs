@@ -1,5 +1,5 @@
 //! How a client is set up: the org URL, the credentials, which certificate authorities to trust,
-//! timeouts, and the test switch that lets pre-flight accept a local emulator.
+//! timeouts, write chunk sizes, and the test switch that lets pre-flight accept a local emulator.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,7 @@ pub struct ClientConfig {
     /// PEM certificates trusted on top of the system's roots (the emulator's CA, a proxy's CA).
     pub extra_ca_pems: Vec<String>,
     pub timeouts: Timeouts,
+    pub write_chunks: WriteChunks,
     /// Lets pre-flight accept a host outside Dynamics 365 online (the emulator on 127.0.0.1) and
     /// allows plain `http://`. For tests and the demo only; a customer org never needs it.
     pub allow_non_dynamics_host: bool,
@@ -30,6 +31,7 @@ impl ClientConfig {
             auth,
             extra_ca_pems: Vec::new(),
             timeouts: Timeouts::default(),
+            write_chunks: WriteChunks::default(),
             allow_non_dynamics_host: false,
         }
     }
@@ -48,6 +50,24 @@ impl Default for Timeouts {
         Timeouts {
             connect: Duration::from_secs(10),
             request: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Sizes of the requests many-row writes are cut into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteChunks {
+    /// Rows per CreateMultiple/UpsertMultiple call (one transaction each).
+    pub bulk: usize,
+    /// Operations per `$batch` when the table has no bulk messages.
+    pub batch: usize,
+}
+
+impl Default for WriteChunks {
+    fn default() -> Self {
+        WriteChunks {
+            bulk: 100,
+            batch: 50,
         }
     }
 }

@@ -50,7 +50,7 @@ impl fmt::Display for AuthFailure {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// DNS, TLS, connection refused or reset, timeouts: the CRM could not be reached.
     #[error("could not connect to {host}: {detail}")]

@@ -8,3 +8,4 @@ mod harness;
 mod queries;
 mod records;
 mod tracking;
+mod writes;
