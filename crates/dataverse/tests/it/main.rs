@@ -7,5 +7,6 @@ mod auth;
 mod harness;
 mod queries;
 mod records;
+mod throttling;
 mod tracking;
 mod writes;
