@@ -7,13 +7,17 @@
 //! - [`tracking`]: change tracking (initial read, deltas with deletes, enabling it per table).
 //! - [`writes`]: create, update, upsert by key, delete, and many rows at once through the bulk
 //!   messages or [`batch`].
+//! - [`preflight`]: one call, one report of everything a connection needs; [`companion`]: the
+//!   companion app's install, repair, upgrade and detection.
 
 pub mod auth;
 pub mod batch;
 mod client;
+pub mod companion;
 pub mod config;
 pub mod error;
 pub mod paging;
+pub mod preflight;
 pub mod query;
 pub mod rows;
 pub mod throttle;
@@ -23,9 +27,11 @@ pub mod writes;
 pub use auth::{Auth, Authority, AuthorizeRequest, ClientCredentials, UserSignIn};
 pub use batch::{Batch, Operation, Outcome, Part};
 pub use client::{API_PATH, Client, Request, Response};
+pub use companion::CompanionState;
 pub use config::{ClientConfig, Throttling, Timeouts, WriteChunks};
 pub use error::{ApiFailure, AuthFailure, ConnectionMessage, Error, ErrorKind};
 pub use paging::{Page, PageOptions, RecordCount};
+pub use preflight::Report;
 pub use query::{Expand, Filter, Key, Literal, Order, Query};
 pub use rows::Row;
 pub use throttle::ThrottleStats;

@@ -5,6 +5,7 @@
 
 mod auth;
 mod harness;
+mod preflight;
 mod queries;
 mod records;
 mod throttling;
