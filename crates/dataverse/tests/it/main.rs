@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod companion;
 mod harness;
 mod preflight;
 mod queries;
