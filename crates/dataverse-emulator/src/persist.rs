@@ -775,3 +775,85 @@ mod tests {
         remove(dir.path()).unwrap();
     }
 }
+
+/// Measurements, not checks: `cargo test -p dataverse-emulator --release --lib persist::timing
+/// -- --ignored --nocapture` prints how long the large org takes to save and to read back, and
+/// how long a 5000-row contacts page takes to build, first and after.
+#[cfg(test)]
+mod timing {
+    #![allow(clippy::unwrap_used)] // tests may unwrap
+
+    use std::time::Instant;
+
+    use super::*;
+    use crate::seed::{self, SeedSize};
+    use crate::webapi::{self, ApiRequest, Ctx};
+
+    fn page_times(org: &Org, user: Uuid) -> Vec<u128> {
+        let headers = http::HeaderMap::new();
+        let ctx = Ctx {
+            base: "https://127.0.0.1/api/data/v9.2".into(),
+            user,
+            caller: user,
+            impersonating: false,
+            prefer: Default::default(),
+            now: chrono::Utc::now(),
+        };
+        (0..10)
+            .map(|_| {
+                let req = ApiRequest {
+                    method: http::Method::GET,
+                    path: "contacts",
+                    query: "$select=fullname,emailaddress1,jobtitle,_parentcustomerid_value",
+                    headers: &headers,
+                    body: &[],
+                };
+                let started = Instant::now();
+                let reply = webapi::dispatch_read(org, &ctx, &req);
+                assert_eq!(reply.status, http::StatusCode::OK);
+                started.elapsed().as_micros()
+            })
+            .collect()
+    }
+
+    #[test]
+    #[ignore = "slow in debug builds; run in release to measure"]
+    fn large_org_save_read_and_first_pages() {
+        let started = Instant::now();
+        let mut org = Org::new("Large", Uuid::from_u128(1), chrono::Utc::now());
+        org.load_seed(seed::generate(SeedSize::Large, 1), chrono::Utc::now());
+        println!("seeded in {:?}", started.elapsed());
+        let user = *org
+            .security
+            .user_roles
+            .iter()
+            .find(|(_, roles)| {
+                roles.contains(&crate::metadata::stable_id(&[
+                    "role",
+                    "System Administrator",
+                ]))
+            })
+            .unwrap()
+            .0;
+        println!("pages after seeding (µs): {:?}", page_times(&org, user));
+        let dir = tempfile::tempdir().unwrap();
+        let started = Instant::now();
+        let capture = capture(&org, Vec::new());
+        let captured = started.elapsed();
+        write(dir.path(), &capture).unwrap();
+        println!(
+            "saved {} MiB in {:?} (capture {captured:?})",
+            std::fs::metadata(dir.path().join(DATA_FILE)).unwrap().len() >> 20,
+            started.elapsed()
+        );
+        drop(capture);
+        drop(org);
+        let started = Instant::now();
+        let restored = read(dir.path()).unwrap().unwrap();
+        println!("read back in {:?}", started.elapsed());
+        println!(
+            "pages after reading back (µs): {:?}",
+            page_times(&restored.org, user)
+        );
+    }
+}

@@ -692,6 +692,7 @@ async fn web_api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let received = std::time::Instant::now();
     let raw_path = uri
         .path()
         .strip_prefix(API_PREFIX)
@@ -751,6 +752,7 @@ async fn web_api(
         prefer: Prefer::parse(&headers),
         now,
     };
+    let (method_name, log_path) = (method.clone(), path.clone());
     let em2 = em.clone();
     let reply = tokio::task::spawn_blocking(move || {
         if path == "$batch" && method == Method::POST {
@@ -796,6 +798,14 @@ async fn web_api(
             Uuid::new_v4().to_string(),
         ),
     ];
+    tracing::debug!(
+        method = %method_name,
+        path = %log_path,
+        status = reply.status.as_u16(),
+        bytes = reply.body.len(),
+        handled_us = received.elapsed().as_micros() as u64,
+        "request"
+    );
     if fault == Fault::Drop {
         return dropped(reply);
     }
