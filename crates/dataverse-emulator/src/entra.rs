@@ -117,7 +117,7 @@ pub struct AccessClaims {
 }
 
 /// A signed-in user, as far as tokens are concerned.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignedInUser {
     pub object_id: Uuid,
     pub upn: String,
@@ -134,7 +134,7 @@ struct CodeGrant {
     expires: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshGrant {
     pub client_id: Uuid,
     pub user: SignedInUser,

@@ -156,6 +156,13 @@ pub async fn token(
         }
     })();
     drop(entra);
+    if matches!(
+        get("grant_type"),
+        Some("authorization_code" | "refresh_token")
+    ) {
+        // Refresh tokens are kept across restarts, like a real tenant's.
+        em.changed();
+    }
     match result {
         Ok(v) => (
             StatusCode::OK,

@@ -1,6 +1,6 @@
 //! The org on disk: one data file in the state directory with everything a restart must keep
 //! (rows, tombstones, the version clock, table definitions with their keys, solutions, roles and
-//! users, app registrations). It is written whole to a temporary file, flushed and renamed into
+//! users, app registrations and refresh tokens). It is written whole to a temporary file, flushed and renamed into
 //! place, and read back at start-up, where a torn or corrupt file is an error, never a reason to
 //! start afresh.
 //!
@@ -8,7 +8,7 @@
 //! header (identity, roles, table definitions, apps), then per table its rows and its tombstones
 //! in a compact binary form, then the SHA-256 of everything before it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::entra::AppRegistration;
+use crate::entra::{AppRegistration, RefreshGrant};
 use crate::metadata::Table;
 use crate::org::{Org, OrgIdentity};
 use crate::security::Security;
@@ -80,6 +80,7 @@ struct Header {
     version: u64,
     tables: Vec<SavedTable>,
     apps: Vec<SavedApp>,
+    refresh_tokens: HashMap<String, RefreshGrant>,
 }
 
 /// What a save writes, copied from the org under its read lock. Rows are shared, not copied,
@@ -89,13 +90,18 @@ pub struct Capture {
     rows: Vec<(BTreeMap<Uuid, StoredRow>, BTreeMap<u64, Uuid>)>,
 }
 
-/// An org and the app registrations read back from disk.
+/// An org, the app registrations and the refresh tokens read back from disk.
 pub struct Restored {
     pub org: Org,
     pub apps: Vec<AppRegistration>,
+    pub refresh_tokens: HashMap<String, RefreshGrant>,
 }
 
-pub fn capture(org: &Org, apps: impl IntoIterator<Item = AppRegistration>) -> Capture {
+pub fn capture(
+    org: &Org,
+    apps: impl IntoIterator<Item = AppRegistration>,
+    refresh_tokens: HashMap<String, RefreshGrant>,
+) -> Capture {
     let tables = org
         .store
         .tables
@@ -124,6 +130,7 @@ pub fn capture(org: &Org, apps: impl IntoIterator<Item = AppRegistration>) -> Ca
             version: org.store.version,
             tables,
             apps,
+            refresh_tokens,
         },
         rows: org
             .store
@@ -616,6 +623,7 @@ fn decode(source: &mut Source) -> Result<Restored, Fault> {
     Ok(Restored {
         org: Org::restore(header.identity, header.security, store, &live),
         apps,
+        refresh_tokens: header.refresh_tokens,
     })
 }
 
@@ -675,7 +683,7 @@ mod tests {
     }
 
     fn round_trip(org: &Org, dir: &Path) -> Restored {
-        write(dir, &capture(org, Vec::new())).unwrap();
+        write(dir, &capture(org, Vec::new(), HashMap::new())).unwrap();
         read(dir).unwrap().unwrap()
     }
 
@@ -691,7 +699,7 @@ mod tests {
             redirect_uris: vec!["http://localhost/cb".into()],
             admin_consented: true,
         };
-        write(dir.path(), &capture(&org, vec![app])).unwrap();
+        write(dir.path(), &capture(&org, vec![app], HashMap::new())).unwrap();
         assert!(!dir.path().join(TEMP_FILE).exists());
         let restored = read(dir.path()).unwrap().unwrap();
         let back = &restored.org;
@@ -734,7 +742,7 @@ mod tests {
             now(),
         );
         org.store.commit();
-        write(dir.path(), &capture(&org, Vec::new())).unwrap();
+        write(dir.path(), &capture(&org, Vec::new(), HashMap::new())).unwrap();
         let path = dir.path().join(DATA_FILE);
         let good = std::fs::read(&path).unwrap();
         let offsets = (0..good.len())
@@ -773,5 +781,87 @@ mod tests {
         assert!(read(dir.path()).unwrap().is_none());
         assert!(!exists(dir.path()));
         remove(dir.path()).unwrap();
+    }
+}
+
+/// Measurements, not checks: `cargo test -p dataverse-emulator --release --lib persist::timing
+/// -- --ignored --nocapture` prints how long the large org takes to save and to read back, and
+/// how long a 5000-row contacts page takes to build, first and after.
+#[cfg(test)]
+mod timing {
+    #![allow(clippy::unwrap_used)] // tests may unwrap
+
+    use std::time::Instant;
+
+    use super::*;
+    use crate::seed::{self, SeedSize};
+    use crate::webapi::{self, ApiRequest, Ctx};
+
+    fn page_times(org: &Org, user: Uuid) -> Vec<u128> {
+        let headers = http::HeaderMap::new();
+        let ctx = Ctx {
+            base: "https://127.0.0.1/api/data/v9.2".into(),
+            user,
+            caller: user,
+            impersonating: false,
+            prefer: Default::default(),
+            now: chrono::Utc::now(),
+        };
+        (0..10)
+            .map(|_| {
+                let req = ApiRequest {
+                    method: http::Method::GET,
+                    path: "contacts",
+                    query: "$select=fullname,emailaddress1,jobtitle,_parentcustomerid_value",
+                    headers: &headers,
+                    body: &[],
+                };
+                let started = Instant::now();
+                let reply = webapi::dispatch_read(org, &ctx, &req);
+                assert_eq!(reply.status, http::StatusCode::OK);
+                started.elapsed().as_micros()
+            })
+            .collect()
+    }
+
+    #[test]
+    #[ignore = "slow in debug builds; run in release to measure"]
+    fn large_org_save_read_and_first_pages() {
+        let started = Instant::now();
+        let mut org = Org::new("Large", Uuid::from_u128(1), chrono::Utc::now());
+        org.load_seed(seed::generate(SeedSize::Large, 1), chrono::Utc::now());
+        println!("seeded in {:?}", started.elapsed());
+        let user = *org
+            .security
+            .user_roles
+            .iter()
+            .find(|(_, roles)| {
+                roles.contains(&crate::metadata::stable_id(&[
+                    "role",
+                    "System Administrator",
+                ]))
+            })
+            .unwrap()
+            .0;
+        println!("pages after seeding (µs): {:?}", page_times(&org, user));
+        let dir = tempfile::tempdir().unwrap();
+        let started = Instant::now();
+        let capture = capture(&org, Vec::new(), HashMap::new());
+        let captured = started.elapsed();
+        write(dir.path(), &capture).unwrap();
+        println!(
+            "saved {} MiB in {:?} (capture {captured:?})",
+            std::fs::metadata(dir.path().join(DATA_FILE)).unwrap().len() >> 20,
+            started.elapsed()
+        );
+        drop(capture);
+        drop(org);
+        let started = Instant::now();
+        let restored = read(dir.path()).unwrap().unwrap();
+        println!("read back in {:?}", started.elapsed());
+        println!(
+            "pages after reading back (µs): {:?}",
+            page_times(&restored.org, user)
+        );
     }
 }

@@ -123,8 +123,12 @@ impl Emulator {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        let apps: Vec<AppRegistration> = self.entra.lock().apps.values().cloned().collect();
-        let capture = persist::capture(&self.org.read(), apps);
+        let (apps, refresh_tokens) = {
+            let entra = self.entra.lock();
+            let apps: Vec<AppRegistration> = entra.apps.values().cloned().collect();
+            (apps, entra.refresh_tokens.clone())
+        };
+        let capture = persist::capture(&self.org.read(), apps, refresh_tokens);
         let captured = started.elapsed();
         persist::write(&self.config.state_dir, &capture)?;
         self.saves.saved.store(changes, AtomicOrdering::SeqCst);
@@ -308,10 +312,16 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         admin_consented: true,
     };
     let now = Utc::now();
-    let (org, saved_apps, fresh) = open_org(&config, identity.tenant_id, &app, now)?;
-    for saved in saved_apps {
-        entra.apps.insert(saved.client_id, saved);
-    }
+    let (org, fresh) = match open_org(&config, identity.tenant_id, &app, now)? {
+        Opened::New(org) => (org, true),
+        Opened::Restored(restored) => {
+            for saved in restored.apps {
+                entra.apps.insert(saved.client_id, saved);
+            }
+            entra.refresh_tokens = restored.refresh_tokens;
+            (restored.org, false)
+        }
+    };
     // The default registration comes from identity.json, whatever the data file says.
     entra.apps.insert(app.client_id, app.clone());
     let info = EmulatorInfo {
@@ -360,22 +370,28 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
     })
 }
 
+/// Where the org comes from at start-up.
+enum Opened {
+    New(Org),
+    Restored(persist::Restored),
+}
+
 /// The org saved in the state directory, or a new one (seeded as configured) when there is
-/// none or a reset was asked for. Returns the saved app registrations, and whether it is new.
+/// none or a reset was asked for.
 fn open_org(
     config: &EmulatorConfig,
     tenant_id: Uuid,
     app: &AppRegistration,
     now: DateTime<Utc>,
-) -> anyhow::Result<(Org, Vec<AppRegistration>, bool)> {
+) -> anyhow::Result<Opened> {
     if config.reset {
         persist::remove(&config.state_dir)?;
     }
     let started = std::time::Instant::now();
-    let Some(restored) = persist::read(&config.state_dir)? else {
+    let Some(mut restored) = persist::read(&config.state_dir)? else {
         let org = Emulator::build_org(config, tenant_id, app, now);
         tracing::info!(ms = started.elapsed().as_millis() as u64, "new org created");
-        return Ok((org, Vec::new(), true));
+        return Ok(Opened::New(org));
     };
     tracing::info!(
         ms = started.elapsed().as_millis() as u64,
@@ -387,7 +403,7 @@ fn open_org(
              ignored (reset to start again from the seed)"
         );
     }
-    let mut org = restored.org;
+    let org = &mut restored.org;
     org.tenant_id = tenant_id;
     org.organization_type = organization_type_index(&config.organization_type);
     // identity.json may be newer than the data file: its app still needs its application user.
@@ -396,10 +412,10 @@ fn open_org(
         .table_index("systemuser")
         .is_some_and(|t| !org.table(t).rows.contains_key(&app_user))
     {
-        add_application_user(&mut org, app, now);
+        add_application_user(org, app, now);
         org.store.commit();
     }
-    Ok((org, restored.apps, false))
+    Ok(Opened::Restored(restored))
 }
 
 fn organization_type_index(name: &str) -> usize {
@@ -692,6 +708,7 @@ async fn web_api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let received = std::time::Instant::now();
     let raw_path = uri
         .path()
         .strip_prefix(API_PREFIX)
@@ -751,6 +768,7 @@ async fn web_api(
         prefer: Prefer::parse(&headers),
         now,
     };
+    let (method_name, log_path) = (method.clone(), path.clone());
     let em2 = em.clone();
     let reply = tokio::task::spawn_blocking(move || {
         if path == "$batch" && method == Method::POST {
@@ -796,6 +814,14 @@ async fn web_api(
             Uuid::new_v4().to_string(),
         ),
     ];
+    tracing::debug!(
+        method = %method_name,
+        path = %log_path,
+        status = reply.status.as_u16(),
+        bytes = reply.body.len(),
+        handled_us = received.elapsed().as_micros() as u64,
+        "request"
+    );
     if fault == Fault::Drop {
         return dropped(reply);
     }
@@ -1086,6 +1112,7 @@ async fn admin_revoke_secrets(
 
 async fn admin_revoke_refresh(State(em): State<Arc<Emulator>>) -> Response {
     em.entra.lock().refresh_tokens.clear();
+    em.changed();
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -341,3 +341,84 @@ async fn a_damaged_data_file_stops_the_start_and_is_left_alone() {
     let h = Harness::in_dir(dir.path(), |_| {}).await;
     assert_eq!(names(&h, "accounts", "name").await, ["Keep me"]);
 }
+
+#[tokio::test]
+async fn a_signed_in_users_refresh_token_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::in_dir(dir.path(), |c| c.seed = Some(SeedSize::Small)).await;
+    let users = h
+        .get("systemusers?$select=azureactivedirectoryobjectid&$filter=applicationid eq null and isdisabled eq false and azureactivedirectoryobjectid ne null&$top=1")
+        .await
+        .json();
+    let row = &users["value"][0];
+    let (user, oid) = (
+        row["systemuserid"].as_str().unwrap().to_string(),
+        row["azureactivedirectoryobjectid"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    let info = h.emu.info.clone();
+    let client_id = info.client_id.to_string();
+    let scope = format!("{}/.default offline_access", info.org_url);
+    // The sign-in page's form, as a browser submits it; the redirect carries the code.
+    let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
+    let browser = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = browser
+        .post(format!(
+            "{}/{}/oauth2/v2.0/authorize",
+            info.authority_url, info.tenant_id
+        ))
+        .form(&[
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", "http://localhost/callback"),
+            ("scope", scope.as_str()),
+            ("state", "s1"),
+            ("response_type", "code"),
+            ("user", oid.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_else(|| panic!("no code in {location}"));
+    let r = h
+        .token_request(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client_id),
+            ("client_secret", &info.client_secret),
+            ("code", &code),
+            ("redirect_uri", "http://localhost/callback"),
+            ("scope", &scope),
+        ])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let refresh = r.json()["refresh_token"].as_str().unwrap().to_string();
+    h.emu.shutdown().await.unwrap();
+
+    let h = Harness::in_dir(dir.path(), |_| {}).await;
+    // The new emulator listens on another port, so the org URL in the scope changes with it.
+    let scope = format!("{}/.default offline_access", h.emu.info.org_url);
+    let r = h
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client_id),
+            ("client_secret", &info.client_secret),
+            ("refresh_token", &refresh),
+            ("scope", &scope),
+        ])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let access = r.json()["access_token"].as_str().unwrap().to_string();
+    let who = h.call_as(&access, Method::GET, "WhoAmI", None, &[]).await;
+    assert_eq!(who.json()["UserId"], json!(user), "{}", who.text);
+}
