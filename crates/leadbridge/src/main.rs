@@ -1,7 +1,9 @@
 //! The `leadbridge` binary: configuration, subcommands and wiring, nothing else.
 
+mod admin_cmd;
 mod emulator_cmd;
 mod match_cmd;
+mod serve_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -18,6 +20,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the web UI and the REST API (runs pending migrations first).
+    Serve(serve_cmd::ServeArgs),
+    /// Set up tenants and users.
+    #[command(subcommand)]
+    Admin(admin_cmd::AdminCommand),
     /// Run the standalone Dataverse Web API + Entra ID emulator.
     Emulator(emulator_cmd::EmulatorArgs),
     /// Match people or companies between two NDJSON files (for evaluating the matching engine).
@@ -35,6 +42,8 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Admin(cmd) => admin_cmd::run(cmd),
         Command::Emulator(args) => emulator_cmd::run(args),
         Command::Match(cmd) => match_cmd::run(cmd),
     }

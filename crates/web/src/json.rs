@@ -1,5 +1,6 @@
 //! Request bodies and query strings read strictly: a body that is not JSON, is the wrong shape,
-//! is too large or has the wrong media type becomes a problem+json naming what is wrong and where.
+//! is too large or has the wrong media type becomes a problem+json naming what is wrong and where;
+//! so does a path parameter that cannot be an id.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -113,6 +114,30 @@ where
                     e.into_inner().to_string(),
                 )
             })
+    }
+}
+
+/// Path parameters of type `T` (ids): a value that cannot be an id names nothing, so it is a
+/// problem+json 404 rather than axum's plain-text 400.
+#[derive(Debug, Clone)]
+pub struct StrictPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for StrictPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(StrictPath(value)),
+            Err(rejection) => Err(Problem::new(ProblemCode::NotFound).detail(format!(
+                "There is nothing at {}: {}",
+                parts.uri.path(),
+                rejection.body_text()
+            ))),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
+use store::StoreError;
 use utoipa::ToSchema;
 
 /// The stable codes of the API. Adding one is fine; renaming or removing one breaks clients.
@@ -23,6 +24,8 @@ pub enum ProblemCode {
     Unauthenticated,
     /// Authenticated, but this route needs a role the caller does not have.
     Forbidden,
+    /// A write signed in by a browser session without the session's CSRF token.
+    CsrfFailed,
     NotFound,
     MethodNotAllowed,
     /// The request conflicts with the current state (e.g. a duplicate email).
@@ -46,6 +49,7 @@ impl ProblemCode {
             ProblemCode::PayloadTooLarge => "payload_too_large",
             ProblemCode::Unauthenticated => "unauthenticated",
             ProblemCode::Forbidden => "forbidden",
+            ProblemCode::CsrfFailed => "csrf_failed",
             ProblemCode::NotFound => "not_found",
             ProblemCode::MethodNotAllowed => "method_not_allowed",
             ProblemCode::Conflict => "conflict",
@@ -64,7 +68,7 @@ impl ProblemCode {
             ProblemCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ProblemCode::Forbidden => StatusCode::FORBIDDEN,
+            ProblemCode::Forbidden | ProblemCode::CsrfFailed => StatusCode::FORBIDDEN,
             ProblemCode::NotFound => StatusCode::NOT_FOUND,
             ProblemCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemCode::Conflict | ProblemCode::NotConnected => StatusCode::CONFLICT,
@@ -83,6 +87,7 @@ impl ProblemCode {
             ProblemCode::PayloadTooLarge => "The request body is too large.",
             ProblemCode::Unauthenticated => "Sign in or send a valid API token.",
             ProblemCode::Forbidden => "You do not have access to this.",
+            ProblemCode::CsrfFailed => "The request is missing its CSRF token.",
             ProblemCode::NotFound => "Not found.",
             ProblemCode::MethodNotAllowed => "This method is not allowed here.",
             ProblemCode::Conflict => "This conflicts with the current state.",
@@ -206,7 +211,30 @@ impl IntoResponse for Problem {
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if self.code == ProblemCode::Unauthenticated {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"leadbridge\""),
+            );
+        }
         response
+    }
+}
+
+/// Store errors as the client sees them: what it can act on is named, the rest is logged.
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Problem {
+        match error {
+            StoreError::NotFound(what) => Problem::not_found(what),
+            StoreError::Conflict(message) => Problem::new(ProblemCode::Conflict).detail(message),
+            StoreError::NoSeatLeft { .. } => Problem::new(ProblemCode::Conflict)
+                .detail(error.to_string())
+                .next_step("Release a seat or raise the contract's seat count."),
+            StoreError::Invalid(message) => {
+                Problem::new(ProblemCode::ValidationFailed).detail(message)
+            }
+            other => Problem::internal(&other),
+        }
     }
 }
 

@@ -1,0 +1,59 @@
+//! What every handler shares: the store and the web settings (cookie policy, lifetimes, body
+//! limits). Cheap to clone; one per server.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use store::Store;
+
+/// Whether session cookies carry the `Secure` attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CookieSecurity {
+    /// Always `Secure` (the server is only reached over HTTPS).
+    Always,
+    /// `Secure` when the request reached the proxy over HTTPS (`X-Forwarded-Proto: https`), so a
+    /// plain-HTTP install on a laptop still works. Trusting the header is harmless here: it can
+    /// only make the cookie stricter.
+    Auto,
+}
+
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    pub cookies: CookieSecurity,
+    /// How long a browser session lasts after signing in.
+    pub session_lifetime: TimeDelta,
+    /// How long a token from `POST /api/v1/auth/token` lasts.
+    pub api_token_lifetime: TimeDelta,
+    /// The largest request body accepted, in bytes (directory imports have their own limit).
+    pub body_limit: usize,
+    /// The largest directory import body accepted in one request, in bytes.
+    pub import_body_limit: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            cookies: CookieSecurity::Auto,
+            session_lifetime: TimeDelta::hours(12),
+            api_token_lifetime: TimeDelta::days(30),
+            body_limit: 256 * 1024,
+            import_body_limit: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// The state behind every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<WebConfig>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: WebConfig) -> Self {
+        AppState {
+            store,
+            config: Arc::new(config),
+        }
+    }
+}
