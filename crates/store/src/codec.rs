@@ -3,6 +3,7 @@
 
 use domain::activity::ActivityKind;
 use domain::crm::CrmTable;
+use domain::directory::CompanySize;
 use domain::matches::MatchOrigin;
 use domain::tenant::SeatCrmSync;
 
@@ -71,6 +72,20 @@ impl Word for MatchOrigin {
     ];
 }
 
+impl Word for CompanySize {
+    const WHAT: &'static str = "company size";
+    const ALL: &'static [(Self, &'static str)] = &[
+        (CompanySize::From1To10, "1-10"),
+        (CompanySize::From11To50, "11-50"),
+        (CompanySize::From51To200, "51-200"),
+        (CompanySize::From201To500, "201-500"),
+        (CompanySize::From501To1000, "501-1000"),
+        (CompanySize::From1001To5000, "1001-5000"),
+        (CompanySize::From5001To10000, "5001-10000"),
+        (CompanySize::Over10000, "10001+"),
+    ];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +106,6 @@ mod tests {
         round_trips::<ActivityKind>();
         round_trips::<CrmTable>();
         round_trips::<MatchOrigin>();
+        round_trips::<CompanySize>();
     }
 }

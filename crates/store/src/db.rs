@@ -122,12 +122,40 @@ pub(crate) fn from_millis(ms: i64) -> Result<DateTime<Utc>> {
         .ok_or_else(|| StoreError::corrupt(format!("{ms} is not a time")))
 }
 
+/// `($start, $start+1, …), (…)` for `rows` rows of `columns` values each.
+pub(crate) fn values_placeholders(start: usize, rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    let mut n = start;
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&n.to_string());
+            n += 1;
+        }
+        out.push(')');
+    }
+    out
+}
+
 /// `$start, $start+1, …` for an `IN (…)` list of `count` values.
 pub(crate) fn list_placeholders(start: usize, count: usize) -> String {
     (start..start + count)
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Rows per multi-row statement: under SQLite's and PostgreSQL's bound-parameter limits for the
+/// widest row we write, and large enough that a million-row import is not statement-bound.
+pub(crate) fn chunk_rows(columns: usize) -> usize {
+    (30_000 / columns.max(1)).clamp(1, 500)
 }
 
 /// Typed reads that turn a malformed stored value into [`StoreError::Corrupt`] naming the column.
@@ -210,7 +238,17 @@ mod tests {
 
     #[test]
     fn placeholders_number_consecutively() {
+        assert_eq!(values_placeholders(1, 2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_placeholders(3, 1, 1), "($3)");
         assert_eq!(list_placeholders(2, 3), "$2, $3, $4");
+    }
+
+    #[test]
+    fn chunks_stay_under_parameter_limits() {
+        for columns in [1, 7, 14, 60] {
+            let rows = chunk_rows(columns);
+            assert!(rows >= 1 && rows * columns <= 30_000, "{columns}: {rows}");
+        }
     }
 
     #[test]

@@ -46,4 +46,14 @@ impl StoreError {
             _ => self,
         }
     }
+
+    /// Foreign-key violations (a reference to a row the tenant does not have) become `Invalid`.
+    pub(crate) fn on_foreign_key(self, message: &str) -> Self {
+        match &self {
+            StoreError::Database(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+                StoreError::Invalid(message.to_owned())
+            }
+            _ => self,
+        }
+    }
 }

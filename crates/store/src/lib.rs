@@ -21,13 +21,18 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod accounts;
+pub mod activities;
 pub mod clock;
 mod codec;
 mod db;
+pub mod directory;
 mod error;
 pub mod jobs;
+pub mod matches;
+pub mod saved;
 pub mod secrets;
 pub mod tenants;
+pub mod writeback;
 
 use std::fmt;
 use std::path::Path;
@@ -264,6 +269,30 @@ impl TenantStore {
             tx.rollback().await?;
         }
         Ok(())
+    }
+
+    /// Starts a transaction unless the caller holds one; `true` when this call started it.
+    pub(crate) async fn enter(&mut self) -> Result<bool> {
+        if self.tx.is_some() {
+            return Ok(false);
+        }
+        self.tx = Some(self.store.begin().await?);
+        Ok(true)
+    }
+
+    /// Ends what [`TenantStore::enter`] started: commits on success, rolls back on error. A
+    /// transaction the caller holds is left to the caller.
+    pub(crate) async fn leave<T>(&mut self, started: bool, result: Result<T>) -> Result<T> {
+        if started && let Some(tx) = self.tx.take() {
+            match &result {
+                Ok(_) => tx.commit().await?,
+                Err(_) => {
+                    // The error that caused the rollback is the one worth reporting.
+                    let _ = tx.rollback().await;
+                }
+            }
+        }
+        result
     }
 
     /// The tenant id as stored.

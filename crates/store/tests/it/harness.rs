@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use domain::ids::TenantId;
+use domain::ids::{SeatId, TenantId, UserId};
 use sqlx::{Connection, Executor};
 use store::secrets::Keyring;
+use store::tenants::NewUser;
 use store::{ManualClock, Store, StoreOptions};
 
 /// Every test's behaviour is checked on both databases: `both!(name, …)` makes `name::sqlite` and
@@ -111,6 +112,22 @@ impl Harness {
 
     pub async fn tenant(&self, name: &str, seats: u32) -> TenantId {
         self.store.create_tenant(name, seats).await.unwrap().id
+    }
+
+    /// A user holding a seat.
+    pub async fn rep(&self, tenant: TenantId, email: &str) -> (UserId, SeatId) {
+        let mut t = self.store.tenant(tenant);
+        let user = t
+            .create_user(NewUser {
+                email: email.to_owned(),
+                display_name: email.split('@').next().unwrap().to_owned(),
+                admin: false,
+                password: None,
+            })
+            .await
+            .unwrap();
+        let seat = t.assign_seat(user.id).await.unwrap();
+        (user.id, seat.seat.id)
     }
 }
 

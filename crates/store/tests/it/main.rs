@@ -6,4 +6,6 @@
 mod harness;
 
 mod accounts;
+mod activities;
+mod jobs;
 mod tenants;
