@@ -2,6 +2,7 @@
 
 mod admin_cmd;
 mod emulator_cmd;
+mod import_cmd;
 mod match_cmd;
 mod serve_cmd;
 
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Serve the web UI and the REST API (runs pending migrations first).
     Serve(serve_cmd::ServeArgs),
+    /// Import people or companies into a tenant's directory from a file (all or nothing).
+    Import(import_cmd::ImportArgs),
     /// Set up tenants and users.
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
@@ -44,6 +47,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve_cmd::run(args),
         Command::Admin(cmd) => admin_cmd::run(cmd),
+        Command::Import(args) => import_cmd::run(args),
         Command::Emulator(args) => emulator_cmd::run(args),
         Command::Match(cmd) => match_cmd::run(cmd),
     }

@@ -27,14 +27,29 @@ where
             return Err(Problem::new(ProblemCode::UnsupportedMediaType)
                 .detail("Send the body as application/json."));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(ProblemCode::PayloadTooLarge)
-            } else {
-                Problem::new(ProblemCode::MalformedJson).detail(rejection.body_text())
-            }
-        })?;
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         parse_json(&bytes).map(StrictJson)
+    }
+}
+
+/// The request body as bytes, within the route's size limit, for bodies that are not JSON.
+#[derive(Debug, Clone)]
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|rejection| {
+                if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                    Problem::new(ProblemCode::PayloadTooLarge)
+                } else {
+                    Problem::new(ProblemCode::UnreadableBody).detail(rejection.body_text())
+                }
+            })
     }
 }
 
@@ -57,10 +72,8 @@ fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> Problem {
     let path = e.path().to_string();
     let inner = e.into_inner();
     match inner.classify() {
-        serde_json::error::Category::Data => Problem::new(ProblemCode::InvalidBody).field(
-            if path == "." { String::new() } else { path },
-            strip_position(&inner.to_string()),
-        ),
+        serde_json::error::Category::Data => Problem::new(ProblemCode::InvalidBody)
+            .field(path_text(&path), strip_position(&inner.to_string())),
         serde_json::error::Category::Syntax
         | serde_json::error::Category::Eof
         | serde_json::error::Category::Io => {
@@ -69,8 +82,13 @@ fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> Problem {
     }
 }
 
+/// serde_path_to_error says `.` for the whole value and `?` where it lost track; both are "here".
+pub(crate) fn path_text(path: &str) -> &str {
+    if path == "." || path == "?" { "" } else { path }
+}
+
 /// serde_json appends " at line 1 column 17" to data errors; the path already says where.
-fn strip_position(message: &str) -> String {
+pub(crate) fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
@@ -109,10 +127,8 @@ where
             .map(StrictQuery)
             .map_err(|e| {
                 let path = e.path().to_string();
-                Problem::new(ProblemCode::InvalidQuery).field(
-                    if path == "." { String::new() } else { path },
-                    e.into_inner().to_string(),
-                )
+                Problem::new(ProblemCode::InvalidQuery)
+                    .field(path_text(&path), e.into_inner().to_string())
             })
     }
 }

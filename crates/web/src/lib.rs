@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod directory;
 pub mod json;
 pub mod page;
 pub mod problem;

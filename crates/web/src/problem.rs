@@ -20,6 +20,8 @@ pub enum ProblemCode {
     ValidationFailed,
     UnsupportedMediaType,
     PayloadTooLarge,
+    /// The body could not be read to its end (the connection broke, or a bad transfer encoding).
+    UnreadableBody,
     /// No credentials, or credentials that are wrong or expired.
     Unauthenticated,
     /// Authenticated, but this route needs a role the caller does not have.
@@ -47,6 +49,7 @@ impl ProblemCode {
             ProblemCode::ValidationFailed => "validation_failed",
             ProblemCode::UnsupportedMediaType => "unsupported_media_type",
             ProblemCode::PayloadTooLarge => "payload_too_large",
+            ProblemCode::UnreadableBody => "unreadable_body",
             ProblemCode::Unauthenticated => "unauthenticated",
             ProblemCode::Forbidden => "forbidden",
             ProblemCode::CsrfFailed => "csrf_failed",
@@ -61,7 +64,9 @@ impl ProblemCode {
 
     pub fn status(self) -> StatusCode {
         match self {
-            ProblemCode::MalformedJson | ProblemCode::InvalidQuery => StatusCode::BAD_REQUEST,
+            ProblemCode::MalformedJson
+            | ProblemCode::InvalidQuery
+            | ProblemCode::UnreadableBody => StatusCode::BAD_REQUEST,
             ProblemCode::InvalidBody | ProblemCode::ValidationFailed => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -85,6 +90,7 @@ impl ProblemCode {
             ProblemCode::ValidationFailed => "Some values are not acceptable.",
             ProblemCode::UnsupportedMediaType => "The request body has an unsupported media type.",
             ProblemCode::PayloadTooLarge => "The request body is too large.",
+            ProblemCode::UnreadableBody => "The request body could not be read.",
             ProblemCode::Unauthenticated => "Sign in or send a valid API token.",
             ProblemCode::Forbidden => "You do not have access to this.",
             ProblemCode::CsrfFailed => "The request is missing its CSRF token.",
@@ -101,9 +107,13 @@ impl ProblemCode {
 /// One field-level complaint inside a problem: where (a JSON pointer-like path) and what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
-    /// Where the value is, e.g. `writeback.items[1]` or the query parameter name.
+    /// Where the value is, e.g. `writeback.items[1]` or the query parameter name; in an import,
+    /// `[4].email` is the fifth record's email.
     pub path: String,
     pub message: String,
+    /// In an NDJSON or CSV import, the line of the file the record is on (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
 }
 
 /// The problem+json body as it goes on the wire (and into the OpenAPI document).
@@ -161,7 +171,13 @@ impl Problem {
         self.errors.push(FieldError {
             path: path.into(),
             message: message.into(),
+            line: None,
         });
+        self
+    }
+
+    pub fn fields(mut self, errors: impl IntoIterator<Item = FieldError>) -> Problem {
+        self.errors.extend(errors);
         self
     }
 

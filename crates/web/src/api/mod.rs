@@ -2,6 +2,7 @@
 //! document served at `/api/v1/openapi.json` is always the API that runs.
 
 mod auth;
+mod directory;
 mod reference;
 
 use std::sync::Arc;
@@ -26,11 +27,11 @@ use utoipa_axum::routes;
 
 use crate::auth::SESSION_COOKIE;
 use crate::problem::{Problem, ProblemBody, ProblemCode};
-use crate::state::AppState;
+use crate::state::{AppState, WebConfig};
 
 /// The `/api/v1` router with its state, ready to serve.
 pub fn router(state: AppState) -> axum::Router {
-    let (router, doc) = api().split_for_parts();
+    let (router, doc) = api(&state.config).split_for_parts();
     let doc = document(doc);
     let reference_page = reference::render(&doc);
     let doc = Arc::new(doc);
@@ -56,15 +57,11 @@ pub fn router(state: AppState) -> axum::Router {
         .with_state(state)
 }
 
-/// The OpenAPI document alone (for tools that check it without a server).
-pub fn openapi() -> OpenApi {
-    document(api().split_for_parts().1)
-}
-
-fn api() -> OpenApiRouter<AppState> {
+fn api(config: &WebConfig) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(health))
         .merge(auth::routes())
+        .merge(directory::routes().layer(DefaultBodyLimit::max(config.import_body_limit)))
 }
 
 fn document(mut doc: OpenApi) -> OpenApi {

@@ -168,6 +168,10 @@ impl TestApp {
         TestUser { token, seat }
     }
 
+    pub async fn admin(&self, tenant: TenantId, email: &str) -> TestUser {
+        self.user(tenant, email, true, false).await
+    }
+
     pub async fn rep(&self, tenant: TenantId, email: &str) -> TestUser {
         self.user(tenant, email, false, true).await
     }
@@ -183,6 +187,24 @@ impl TestApp {
         assert_eq!(r.status(), 200, "sign-in of {email}");
         let body: Value = r.json().await.unwrap();
         body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A body of any media type.
+    pub async fn post_body(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {

@@ -8,3 +8,4 @@ mod harness;
 
 mod api_basics;
 mod auth;
+mod directory;
