@@ -7,5 +7,7 @@ mod harness;
 
 mod accounts;
 mod activities;
+mod crm;
+mod directory;
 mod jobs;
 mod tenants;
