@@ -6,7 +6,9 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use http::header;
 use http::request::Parts;
+use secrecy::SecretString;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 
 use crate::problem::{Problem, ProblemCode};
 
@@ -130,6 +132,22 @@ where
                 Problem::new(ProblemCode::InvalidQuery)
                     .field(path_text(&path), e.into_inner().to_string())
             })
+    }
+}
+
+/// A secret in a request body (a password, a client secret): kept in a [`SecretString`] from the
+/// moment it is parsed, so it never shows in `Debug` output or logs.
+pub struct SecretText(pub SecretString);
+
+impl<'de> Deserialize<'de> for SecretText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|s| SecretText(SecretString::from(s)))
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(***)")
     }
 }
 

@@ -12,6 +12,7 @@ pub mod page;
 pub mod problem;
 pub mod server;
 pub mod state;
+pub mod sync;
 
 pub use server::{ServeConfig, ServeError, serve, serve_on};
 pub use state::{AppState, CookieSecurity, WebConfig};

@@ -34,6 +34,8 @@ pub enum ProblemCode {
     Conflict,
     /// The action needs a CRM connection and there is none.
     NotConnected,
+    /// The CRM answered with an error; `detail` and `next_step` use the documented wording.
+    CrmError,
     /// Too many attempts; `Retry-After` says when to try again.
     TooManyRequests,
     /// Our fault; the cause is logged, never sent.
@@ -57,6 +59,7 @@ impl ProblemCode {
             ProblemCode::MethodNotAllowed => "method_not_allowed",
             ProblemCode::Conflict => "conflict",
             ProblemCode::NotConnected => "not_connected",
+            ProblemCode::CrmError => "crm_error",
             ProblemCode::TooManyRequests => "too_many_requests",
             ProblemCode::Internal => "internal",
         }
@@ -78,6 +81,7 @@ impl ProblemCode {
             ProblemCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemCode::Conflict | ProblemCode::NotConnected => StatusCode::CONFLICT,
             ProblemCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ProblemCode::CrmError => StatusCode::BAD_GATEWAY,
             ProblemCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,6 +102,7 @@ impl ProblemCode {
             ProblemCode::MethodNotAllowed => "This method is not allowed here.",
             ProblemCode::Conflict => "This conflicts with the current state.",
             ProblemCode::NotConnected => "No CRM is connected.",
+            ProblemCode::CrmError => "The CRM reported an error.",
             ProblemCode::TooManyRequests => "Too many attempts. Try again later.",
             ProblemCode::Internal => "Something went wrong on our side.",
         }

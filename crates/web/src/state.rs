@@ -1,10 +1,12 @@
-//! What every handler shares: the store and the web settings (cookie policy, lifetimes, body
-//! limits). Cheap to clone; one per server.
+//! What every handler shares: the store, the web settings (cookie policy, lifetimes, body limits)
+//! and the sync engine's controls. Cheap to clone; one per server.
 
 use std::sync::Arc;
 
 use chrono::TimeDelta;
 use store::Store;
+
+use crate::sync::{StoreOnly, SyncControl};
 
 /// Whether session cookies carry the `Secure` attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,17 +45,35 @@ impl Default for WebConfig {
 }
 
 /// The state behind every handler.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub config: Arc<WebConfig>,
+    pub sync: Arc<dyn SyncControl>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppState {
+    /// State without the sync engine: see [`StoreOnly`].
     pub fn new(store: Store, config: WebConfig) -> Self {
         AppState {
+            sync: Arc::new(StoreOnly::new(store.clone())),
             store,
             config: Arc::new(config),
         }
+    }
+
+    /// Plugs in the sync engine.
+    pub fn with_sync(mut self, sync: Arc<dyn SyncControl>) -> Self {
+        self.sync = sync;
+        self
     }
 }

@@ -11,34 +11,25 @@ use domain::tenant::User;
 use http::request::Parts;
 use http::{HeaderMap, StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use store::accounts::{ApiTokenId, SignIn};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{Caller, Credential, SESSION_COOKIE, cookie};
-use crate::json::{StrictJson, StrictPath};
+use crate::json::{SecretText, StrictJson, StrictPath};
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
 /// The name tokens from `POST /api/v1/auth/token` get in the caller's token list.
 const SIGNED_IN_TOKEN_NAME: &str = "Signed in with email and password";
 
-/// A password as it arrives: kept secret from the moment it is parsed (never in `Debug`).
-pub struct Password(SecretString);
-
-impl<'de> Deserialize<'de> for Password {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(|p| Password(SecretString::from(p)))
-    }
-}
-
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     pub email: String,
     #[schema(value_type = String, format = Password)]
-    pub password: Password,
+    pub password: SecretText,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -2,8 +2,11 @@
 //! document served at `/api/v1/openapi.json` is always the API that runs.
 
 mod auth;
+mod crm;
+mod crm_settings;
 mod directory;
 mod reference;
+mod seats;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -61,6 +64,9 @@ fn api(config: &WebConfig) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(health))
         .merge(auth::routes())
+        .merge(seats::routes())
+        .merge(crm::routes())
+        .merge(crm_settings::routes())
         .merge(directory::routes().layer(DefaultBodyLimit::max(config.import_body_limit)))
 }
 

@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod admin;
 mod api_basics;
 mod auth;
 mod directory;
