@@ -1,11 +1,14 @@
 //! The REST API under `/api/v1`: routes collected together with their OpenAPI description, so the
 //! document served at `/api/v1/openapi.json` is always the API that runs.
 
+mod activities;
 mod auth;
 mod crm;
 mod crm_settings;
 mod directory;
+mod people;
 mod reference;
+mod saved;
 mod seats;
 
 use std::sync::Arc;
@@ -67,6 +70,9 @@ fn api(config: &WebConfig) -> OpenApiRouter<AppState> {
         .merge(seats::routes())
         .merge(crm::routes())
         .merge(crm_settings::routes())
+        .merge(people::routes())
+        .merge(saved::routes())
+        .merge(activities::routes())
         .merge(directory::routes().layer(DefaultBodyLimit::max(config.import_body_limit)))
 }
 

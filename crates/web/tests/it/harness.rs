@@ -53,6 +53,7 @@ fn admin_url() -> String {
 /// A user made for a test, with a bearer token from `POST /api/v1/auth/token`.
 #[derive(Clone, Debug)]
 pub struct TestUser {
+    pub tenant: TenantId,
     pub token: String,
     pub seat: Option<domain::ids::SeatId>,
 }
@@ -165,7 +166,11 @@ impl TestApp {
             None
         };
         let token = self.token(email, PASSWORD).await;
-        TestUser { token, seat }
+        TestUser {
+            tenant,
+            token,
+            seat,
+        }
     }
 
     pub async fn admin(&self, tenant: TenantId, email: &str) -> TestUser {

@@ -10,3 +10,4 @@ mod admin;
 mod api_basics;
 mod auth;
 mod directory;
+mod rep;
