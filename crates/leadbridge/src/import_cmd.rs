@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
-use store::{Store, StoreOptions};
 use web::directory::{CompanyRow, Format, ImportError, PersonRow, import_file};
 
-use crate::serve_cmd::DatabaseArgs;
+use crate::admin_cmd::open;
+use crate::database::DatabaseArgs;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Kind {
@@ -53,8 +53,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let store = Store::connect(StoreOptions::new(args.database.url())).await?;
-        store.migrate().await?;
+        let store = open(&args.database).await?;
         let tenant = store.tenant(domain::ids::TenantId(args.tenant));
         let started = Instant::now();
         let result = match args.kind {

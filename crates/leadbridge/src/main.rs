@@ -1,9 +1,11 @@
 //! The `leadbridge` binary: configuration, subcommands and wiring, nothing else.
 
 mod admin_cmd;
+mod database;
 mod emulator_cmd;
 mod import_cmd;
 mod match_cmd;
+mod migrate_cmd;
 mod serve_cmd;
 
 use clap::{Parser, Subcommand};
@@ -25,14 +27,16 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Import people or companies into a tenant's directory from a file (all or nothing).
     Import(import_cmd::ImportArgs),
-    /// Set up tenants and users.
-    #[command(subcommand)]
-    Admin(admin_cmd::AdminCommand),
     /// Run the standalone Dataverse Web API + Entra ID emulator.
     Emulator(emulator_cmd::EmulatorArgs),
     /// Match people or companies between two NDJSON files (for evaluating the matching engine).
     #[command(subcommand)]
     Match(match_cmd::MatchCommand),
+    /// Apply the database schema migrations not applied yet.
+    Migrate(database::DatabaseArgs),
+    /// Set up an installation: tenants and users.
+    #[command(subcommand)]
+    Admin(admin_cmd::AdminCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,9 +50,10 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve_cmd::run(args),
-        Command::Admin(cmd) => admin_cmd::run(cmd),
         Command::Import(args) => import_cmd::run(args),
         Command::Emulator(args) => emulator_cmd::run(args),
         Command::Match(cmd) => match_cmd::run(cmd),
+        Command::Migrate(args) => migrate_cmd::run(args),
+        Command::Admin(cmd) => admin_cmd::run(cmd),
     }
 }

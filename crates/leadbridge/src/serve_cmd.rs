@@ -1,10 +1,11 @@
 //! `leadbridge serve`: the web UI and REST API against the configured database, migrated at start.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use clap::Args;
 use secrecy::SecretString;
+
+use crate::database::DatabaseArgs;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -21,25 +22,6 @@ pub struct ServeArgs {
     /// reached over HTTPS).
     #[arg(long)]
     secure_cookies: bool,
-}
-
-/// Where the data lives; shared by every subcommand that opens the store.
-#[derive(Args, Clone)]
-pub struct DatabaseArgs {
-    /// Holds the SQLite database (unless --database-url names another) and the secrets key file.
-    #[arg(long, env = "LEADBRIDGE_DATA_DIR", default_value = "leadbridge-data")]
-    pub data_dir: PathBuf,
-    /// `sqlite://path/file.db` or `postgres://user@host/db`; default: SQLite in the data directory.
-    #[arg(long, env = "LEADBRIDGE_DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-}
-
-impl DatabaseArgs {
-    pub fn url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| store::sqlite_url(&self.data_dir))
-    }
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {

@@ -9,5 +9,7 @@ mod accounts;
 mod activities;
 mod crm;
 mod directory;
+mod isolation;
 mod jobs;
+mod purge;
 mod tenants;
