@@ -3,8 +3,10 @@
 mod admin_cmd;
 mod database;
 mod emulator_cmd;
+mod import_cmd;
 mod match_cmd;
 mod migrate_cmd;
+mod serve_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +23,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the web UI and the REST API (runs pending migrations first).
+    Serve(serve_cmd::ServeArgs),
+    /// Import people or companies into a tenant's directory from a file (all or nothing).
+    Import(import_cmd::ImportArgs),
     /// Run the standalone Dataverse Web API + Entra ID emulator.
     Emulator(emulator_cmd::EmulatorArgs),
     /// Match people or companies between two NDJSON files (for evaluating the matching engine).
@@ -43,6 +49,8 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Import(args) => import_cmd::run(args),
         Command::Emulator(args) => emulator_cmd::run(args),
         Command::Match(cmd) => match_cmd::run(cmd),
         Command::Migrate(args) => migrate_cmd::run(args),

@@ -415,3 +415,54 @@ impl TenantStore {
             .collect()
     }
 }
+
+impl TenantStore {
+    /// The matches of the given people (a page of a list), in one query per chunk of ids.
+    pub async fn person_matches_of(&mut self, people: &[PersonId]) -> Result<Vec<PersonMatch>> {
+        let tenant = self.tid();
+        let mut conn = self.conn().await?;
+        let mut out = Vec::new();
+        for chunk in people.chunks(chunk_rows(1)) {
+            let sql = format!(
+                "SELECT person_id, crm_table, crm_id, confidence, origin, explanation \
+                 FROM person_matches WHERE tenant_id = $1 AND person_id IN ({}) \
+                 ORDER BY person_id, crm_table, crm_id",
+                crate::db::list_placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.clone());
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                out.push(person_match(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The matches of the given companies, in one query per chunk of ids.
+    pub async fn company_matches_of(
+        &mut self,
+        companies: &[CompanyId],
+    ) -> Result<Vec<CompanyMatch>> {
+        let tenant = self.tid();
+        let mut conn = self.conn().await?;
+        let mut out = Vec::new();
+        for chunk in companies.chunks(chunk_rows(1)) {
+            let sql = format!(
+                "SELECT company_id, account_id, confidence, origin, explanation \
+                 FROM company_matches WHERE tenant_id = $1 AND company_id IN ({}) \
+                 ORDER BY company_id, account_id",
+                crate::db::list_placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.clone());
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                out.push(company_match(&row)?);
+            }
+        }
+        Ok(out)
+    }
+}
