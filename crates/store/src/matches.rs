@@ -1,0 +1,417 @@
+//! Matches between workspace people/companies and CRM contacts, leads and accounts: automatic
+//! ones with confidence and explanation, a rep's pins, and rejected pairs that never come back.
+
+use domain::crm::CrmPersonRef;
+use domain::ids::{CompanyId, CrmAccountId, PersonId};
+use domain::matches::{CompanyMatch, Confidence, MatchOrigin, PersonMatch};
+use sqlx::any::AnyRow;
+
+use crate::TenantStore;
+use crate::codec::Word;
+use crate::db::{RowExt, chunk_rows, millis, values_placeholders};
+use crate::error::{Result, StoreError};
+
+pub(crate) fn crm_ref_parts(crm: CrmPersonRef) -> (&'static str, String) {
+    match crm {
+        CrmPersonRef::Contact(contact) => ("contact", contact.to_string()),
+        CrmPersonRef::Lead(lead) => ("lead", lead.to_string()),
+    }
+}
+
+pub(crate) fn crm_ref_from(table: &str, id: uuid::Uuid) -> Result<CrmPersonRef> {
+    match table {
+        "contact" => Ok(CrmPersonRef::Contact(id.into())),
+        "lead" => Ok(CrmPersonRef::Lead(id.into())),
+        other => Err(StoreError::corrupt(format!(
+            "{other:?} is not a person's CRM table"
+        ))),
+    }
+}
+
+fn confidence(row: &AnyRow) -> Result<Confidence> {
+    let percent = u8::try_from(row.int("confidence")?)
+        .map_err(|_| StoreError::corrupt("confidence out of range"))?;
+    Ok(Confidence::new(percent))
+}
+
+fn person_match(row: &AnyRow) -> Result<PersonMatch> {
+    Ok(PersonMatch {
+        person: row.id("person_id")?,
+        crm: crm_ref_from(&row.text("crm_table")?, row.uuid("crm_id")?)?,
+        confidence: confidence(row)?,
+        origin: MatchOrigin::from_word(&row.text("origin")?)?,
+        explanation: row.text("explanation")?,
+    })
+}
+
+fn company_match(row: &AnyRow) -> Result<CompanyMatch> {
+    Ok(CompanyMatch {
+        company: row.id("company_id")?,
+        account: row.id("account_id")?,
+        confidence: confidence(row)?,
+        origin: MatchOrigin::from_word(&row.text("origin")?)?,
+        explanation: row.text("explanation")?,
+    })
+}
+
+/// An automatic match never replaces a rep's; a rep's replaces anything.
+const KEEP_REPS: &str = "WHERE {t}.origin <> 'by_rep' OR excluded.origin = 'by_rep'";
+
+impl TenantStore {
+    /// Records matches (updating confidence and explanation of known pairs). Pairs a rep rejected
+    /// are not recorded, and a rep's pin is not overwritten by an automatic match.
+    pub async fn upsert_person_matches(&mut self, matches: &[PersonMatch]) -> Result<()> {
+        const COLUMNS: usize = 8;
+        if matches.is_empty() {
+            return Ok(());
+        }
+        let (tenant, now) = (self.tid(), millis(self.now()));
+        let mut tx = self.atomic().await?;
+        for chunk in matches.chunks(chunk_rows(COLUMNS)) {
+            let sql = format!(
+                "INSERT INTO person_matches (tenant_id, person_id, crm_table, crm_id, confidence, \
+                 origin, explanation, updated_at) VALUES {} \
+                 ON CONFLICT (tenant_id, person_id, crm_table, crm_id) DO UPDATE SET \
+                 confidence = excluded.confidence, origin = excluded.origin, \
+                 explanation = excluded.explanation, updated_at = excluded.updated_at {}",
+                values_placeholders(1, chunk.len(), COLUMNS),
+                KEEP_REPS.replace("{t}", "person_matches")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for m in chunk {
+                let (table, crm_id) = crm_ref_parts(m.crm);
+                query = query
+                    .bind(tenant.clone())
+                    .bind(m.person.to_string())
+                    .bind(table)
+                    .bind(crm_id)
+                    .bind(i64::from(m.confidence.percent()))
+                    .bind(m.origin.word())
+                    .bind(m.explanation.clone())
+                    .bind(now);
+            }
+            query.execute(&mut *tx).await.map_err(|e| {
+                StoreError::from(e).on_foreign_key("A match refers to an unknown person.")
+            })?;
+        }
+        sqlx::query(
+            "DELETE FROM person_matches WHERE (tenant_id, person_id, crm_table, crm_id) IN ( \
+             SELECT tenant_id, subject_id, crm_table, crm_id FROM match_rejections \
+             WHERE tenant_id = $1 AND subject_kind = 'person') AND origin <> 'by_rep'",
+        )
+        .bind(&tenant)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records company matches, with the same rules as [`TenantStore::upsert_person_matches`].
+    pub async fn upsert_company_matches(&mut self, matches: &[CompanyMatch]) -> Result<()> {
+        const COLUMNS: usize = 7;
+        if matches.is_empty() {
+            return Ok(());
+        }
+        let (tenant, now) = (self.tid(), millis(self.now()));
+        let mut tx = self.atomic().await?;
+        for chunk in matches.chunks(chunk_rows(COLUMNS)) {
+            let sql = format!(
+                "INSERT INTO company_matches (tenant_id, company_id, account_id, confidence, \
+                 origin, explanation, updated_at) VALUES {} \
+                 ON CONFLICT (tenant_id, company_id, account_id) DO UPDATE SET \
+                 confidence = excluded.confidence, origin = excluded.origin, \
+                 explanation = excluded.explanation, updated_at = excluded.updated_at {}",
+                values_placeholders(1, chunk.len(), COLUMNS),
+                KEEP_REPS.replace("{t}", "company_matches")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for m in chunk {
+                query = query
+                    .bind(tenant.clone())
+                    .bind(m.company.to_string())
+                    .bind(m.account.to_string())
+                    .bind(i64::from(m.confidence.percent()))
+                    .bind(m.origin.word())
+                    .bind(m.explanation.clone())
+                    .bind(now);
+            }
+            query.execute(&mut *tx).await.map_err(|e| {
+                StoreError::from(e).on_foreign_key("A match refers to an unknown company.")
+            })?;
+        }
+        sqlx::query(
+            "DELETE FROM company_matches WHERE (tenant_id, company_id, account_id) IN ( \
+             SELECT tenant_id, subject_id, crm_id FROM match_rejections \
+             WHERE tenant_id = $1 AND subject_kind = 'company') AND origin <> 'by_rep'",
+        )
+        .bind(&tenant)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The tenant's person matches (or one person's), to build a [`domain::matches::MatchIndex`].
+    pub async fn person_matches(&mut self, person: Option<PersonId>) -> Result<Vec<PersonMatch>> {
+        let tenant = self.tid();
+        let rows = sqlx::query(
+            "SELECT person_id, crm_table, crm_id, confidence, origin, explanation FROM person_matches \
+             WHERE tenant_id = $1 AND ($2 IS NULL OR person_id = $2) ORDER BY person_id, crm_table, crm_id",
+        )
+        .bind(tenant)
+        .bind(person.map(|p| p.to_string()))
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter().map(person_match).collect()
+    }
+
+    /// The workspace people matched to one CRM contact or lead.
+    pub async fn people_matched_to(&mut self, crm: CrmPersonRef) -> Result<Vec<PersonMatch>> {
+        let tenant = self.tid();
+        let (table, id) = crm_ref_parts(crm);
+        let rows = sqlx::query(
+            "SELECT person_id, crm_table, crm_id, confidence, origin, explanation FROM person_matches \
+             WHERE tenant_id = $1 AND crm_table = $2 AND crm_id = $3 ORDER BY person_id",
+        )
+        .bind(tenant)
+        .bind(table)
+        .bind(id)
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter().map(person_match).collect()
+    }
+
+    pub async fn company_matches(
+        &mut self,
+        company: Option<CompanyId>,
+    ) -> Result<Vec<CompanyMatch>> {
+        let tenant = self.tid();
+        let rows = sqlx::query(
+            "SELECT company_id, account_id, confidence, origin, explanation FROM company_matches \
+             WHERE tenant_id = $1 AND ($2 IS NULL OR company_id = $2) ORDER BY company_id, account_id",
+        )
+        .bind(tenant)
+        .bind(company.map(|c| c.to_string()))
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter().map(company_match).collect()
+    }
+
+    /// A rep confirms or corrects a person's match: it becomes the person's only match, certain,
+    /// and any earlier rejection of the pair is forgotten.
+    pub async fn pin_person_match(
+        &mut self,
+        person: PersonId,
+        crm: CrmPersonRef,
+        explanation: &str,
+    ) -> Result<()> {
+        let started = self.enter().await?;
+        let result = self.pin_person_match_inside(person, crm, explanation).await;
+        self.leave(started, result).await
+    }
+
+    async fn pin_person_match_inside(
+        &mut self,
+        person: PersonId,
+        crm: CrmPersonRef,
+        explanation: &str,
+    ) -> Result<()> {
+        let tenant = self.tid();
+        let (table, crm_id) = crm_ref_parts(crm);
+        let mut conn = self.conn().await?;
+        sqlx::query("DELETE FROM person_matches WHERE tenant_id = $1 AND person_id = $2")
+            .bind(&tenant)
+            .bind(person.to_string())
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "DELETE FROM match_rejections WHERE tenant_id = $1 AND subject_kind = 'person' \
+             AND subject_id = $2 AND crm_table = $3 AND crm_id = $4",
+        )
+        .bind(&tenant)
+        .bind(person.to_string())
+        .bind(table)
+        .bind(&crm_id)
+        .execute(&mut *conn)
+        .await?;
+        drop(conn);
+        self.upsert_person_matches(&[PersonMatch {
+            person,
+            crm,
+            confidence: Confidence::CERTAIN,
+            origin: MatchOrigin::ByRep,
+            explanation: explanation.to_owned(),
+        }])
+        .await
+    }
+
+    /// A rep says a person is not this CRM record: the match goes and is never made again
+    /// automatically.
+    pub async fn reject_person_match(&mut self, person: PersonId, crm: CrmPersonRef) -> Result<()> {
+        let (tenant, now) = (self.tid(), millis(self.now()));
+        let (table, crm_id) = crm_ref_parts(crm);
+        let mut tx = self.atomic().await?;
+        sqlx::query(
+            "DELETE FROM person_matches WHERE tenant_id = $1 AND person_id = $2 \
+             AND crm_table = $3 AND crm_id = $4",
+        )
+        .bind(&tenant)
+        .bind(person.to_string())
+        .bind(table)
+        .bind(&crm_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO match_rejections (tenant_id, subject_kind, subject_id, crm_table, crm_id, \
+             rejected_at) SELECT tenant_id, 'person', id, $3, $4, $5 FROM people \
+             WHERE tenant_id = $1 AND id = $2 \
+             ON CONFLICT (tenant_id, subject_kind, subject_id, crm_table, crm_id) DO NOTHING",
+        )
+        .bind(&tenant)
+        .bind(person.to_string())
+        .bind(table)
+        .bind(&crm_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A rep's pins on the person are removed; automatic matching decides again.
+    pub async fn unpin_person(&mut self, person: PersonId) -> Result<()> {
+        let tenant = self.tid();
+        sqlx::query(
+            "DELETE FROM person_matches WHERE tenant_id = $1 AND person_id = $2 AND origin = 'by_rep'",
+        )
+        .bind(tenant)
+        .bind(person.to_string())
+        .execute(&mut *self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes the person's automatic matches (before recording freshly computed ones).
+    pub async fn clear_automatic_person_matches(&mut self, person: PersonId) -> Result<()> {
+        let tenant = self.tid();
+        sqlx::query(
+            "DELETE FROM person_matches WHERE tenant_id = $1 AND person_id = $2 AND origin <> 'by_rep'",
+        )
+        .bind(tenant)
+        .bind(person.to_string())
+        .execute(&mut *self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn pin_company_match(
+        &mut self,
+        company: CompanyId,
+        account: CrmAccountId,
+        explanation: &str,
+    ) -> Result<()> {
+        let started = self.enter().await?;
+        let result = self
+            .pin_company_match_inside(company, account, explanation)
+            .await;
+        self.leave(started, result).await
+    }
+
+    async fn pin_company_match_inside(
+        &mut self,
+        company: CompanyId,
+        account: CrmAccountId,
+        explanation: &str,
+    ) -> Result<()> {
+        let tenant = self.tid();
+        let mut conn = self.conn().await?;
+        sqlx::query("DELETE FROM company_matches WHERE tenant_id = $1 AND company_id = $2")
+            .bind(&tenant)
+            .bind(company.to_string())
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "DELETE FROM match_rejections WHERE tenant_id = $1 AND subject_kind = 'company' \
+             AND subject_id = $2 AND crm_table = 'account' AND crm_id = $3",
+        )
+        .bind(&tenant)
+        .bind(company.to_string())
+        .bind(account.to_string())
+        .execute(&mut *conn)
+        .await?;
+        drop(conn);
+        self.upsert_company_matches(&[CompanyMatch {
+            company,
+            account,
+            confidence: Confidence::CERTAIN,
+            origin: MatchOrigin::ByRep,
+            explanation: explanation.to_owned(),
+        }])
+        .await
+    }
+
+    pub async fn reject_company_match(
+        &mut self,
+        company: CompanyId,
+        account: CrmAccountId,
+    ) -> Result<()> {
+        let (tenant, now) = (self.tid(), millis(self.now()));
+        let mut tx = self.atomic().await?;
+        sqlx::query(
+            "DELETE FROM company_matches WHERE tenant_id = $1 AND company_id = $2 AND account_id = $3",
+        )
+        .bind(&tenant)
+        .bind(company.to_string())
+        .bind(account.to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO match_rejections (tenant_id, subject_kind, subject_id, crm_table, crm_id, \
+             rejected_at) SELECT tenant_id, 'company', id, 'account', $3, $4 FROM companies \
+             WHERE tenant_id = $1 AND id = $2 \
+             ON CONFLICT (tenant_id, subject_kind, subject_id, crm_table, crm_id) DO NOTHING",
+        )
+        .bind(&tenant)
+        .bind(company.to_string())
+        .bind(account.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Pairs reps rejected, for the matching index.
+    pub async fn person_rejections(&mut self) -> Result<Vec<(PersonId, CrmPersonRef)>> {
+        let tenant = self.tid();
+        let rows = sqlx::query(
+            "SELECT subject_id, crm_table, crm_id FROM match_rejections \
+             WHERE tenant_id = $1 AND subject_kind = 'person' ORDER BY subject_id, crm_table, crm_id",
+        )
+        .bind(tenant)
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.id("subject_id")?,
+                    crm_ref_from(&row.text("crm_table")?, row.uuid("crm_id")?)?,
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn company_rejections(&mut self) -> Result<Vec<(CompanyId, CrmAccountId)>> {
+        let tenant = self.tid();
+        let rows = sqlx::query(
+            "SELECT subject_id, crm_id FROM match_rejections \
+             WHERE tenant_id = $1 AND subject_kind = 'company' ORDER BY subject_id, crm_id",
+        )
+        .bind(tenant)
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.id("subject_id")?, row.id("crm_id")?)))
+            .collect()
+    }
+}

@@ -1,0 +1,11 @@
+//! The store's behavioural suite: every test runs against SQLite and against PostgreSQL.
+
+// Fixtures are built by the tests themselves; a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+mod accounts;
+mod activities;
+mod jobs;
+mod tenants;
