@@ -1,4 +1,7 @@
 //! The sync engine end to end: the emulator over HTTPS and OAuth, SQLite and PostgreSQL.
 
+// Fixtures are built by the tests themselves; a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod dynamics;
 mod harness;
