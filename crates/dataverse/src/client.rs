@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::auth::{Auth, AuthorizeRequest, TokenCache};
 use crate::config::ClientConfig;
 use crate::error::Error;
+use crate::throttle::{Governor, Signal, ThrottleStats};
 use crate::writes::MetadataCache;
 
 pub const API_PATH: &str = "/api/data/v9.2";
@@ -36,6 +37,7 @@ struct Inner {
     tokens: TokenCache,
     config: ClientConfig,
     metadata: MetadataCache,
+    governor: Governor,
 }
 
 impl fmt::Debug for Client {
@@ -146,6 +148,12 @@ impl Response {
     }
 }
 
+/// A failed attempt, and whether the request surely never reached the server.
+struct Failure {
+    error: Error,
+    not_sent: bool,
+}
+
 /// The GUID in the last parentheses of `…/accounts(<guid>)`.
 pub(crate) fn id_in_entity_url(url: &str) -> Option<Uuid> {
     let open = url.rfind('(')?;
@@ -207,6 +215,7 @@ impl Client {
                 api_url: format!("{org_url}{API_PATH}"),
                 org_url,
                 tokens: TokenCache::new(config.auth.clone()),
+                governor: Governor::new(config.throttling),
                 config,
                 metadata: MetadataCache::default(),
             }),
@@ -230,9 +239,15 @@ impl Client {
         &self.inner.metadata
     }
 
-    /// How many write requests to keep going at once.
+    /// How many write requests to have ready at once; the throttling window decides how many
+    /// of them are in flight.
     pub(crate) fn write_parallelism(&self) -> usize {
-        4
+        crate::throttle::MAX_IN_FLIGHT.min(self.inner.config.throttling.max_concurrency.max(1))
+    }
+
+    /// 429s seen, retries made and the current concurrency window.
+    pub fn throttle_stats(&self) -> ThrottleStats {
+        self.inner.governor.stats()
     }
 
     /// The same client, acting for the user with this Entra object id (`CallerObjectId`). The
@@ -292,7 +307,8 @@ impl Client {
         ))
     }
 
-    /// Sends a request and returns its successful response, or the classified failure.
+    /// Sends a request and returns its successful response, or the classified failure. Waits
+    /// for a slot in the throttling window; retries what is safe to retry, within bounds.
     pub async fn send(&self, request: Request) -> Result<Response, Error> {
         if let Some(name) = request.invalid_header {
             return Err(Error::Config(format!(
@@ -301,16 +317,71 @@ impl Client {
             )));
         }
         let url = self.resolve(&request.target)?;
+        let governor = &self.inner.governor;
+        let (mut throttled, mut failed) = (0, 0);
+        loop {
+            let permit = governor.acquire().await;
+            let result = self.send_authenticated(&request, &url).await;
+            governor.observe(match &result {
+                Ok(_) => Signal::Clean,
+                Err(f) => match &f.error {
+                    Error::Throttled { retry_after, .. } => Signal::Throttled(*retry_after),
+                    Error::CannotConnect { .. } | Error::CrmApi(_) => Signal::Neutral,
+                    _ => Signal::Clean,
+                },
+            });
+            drop(permit);
+            let failure = match result {
+                Ok(response) => return Ok(response),
+                Err(f) => f,
+            };
+            let attempts = if matches!(failure.error, Error::Throttled { .. }) {
+                throttled += 1;
+                throttled
+            } else {
+                failed += 1;
+                failed
+            };
+            match governor.retry_after(
+                &failure.error,
+                failure.not_sent,
+                request.idempotent,
+                attempts,
+            ) {
+                Some(wait) => {
+                    tracing::debug!(
+                        method = %request.method,
+                        attempts,
+                        wait_ms = wait.as_millis() as u64,
+                        error = %failure.error,
+                        "Retrying a Dataverse request."
+                    );
+                    governor.note_retry();
+                    tokio::time::sleep(wait).await;
+                }
+                None => return Err(failure.error),
+            }
+        }
+    }
+
+    /// One attempt with a valid token; a token Dataverse refuses (revoked, expired early) is
+    /// renewed once, since the request was not run.
+    async fn send_authenticated(&self, request: &Request, url: &str) -> Result<Response, Failure> {
         let mut refused_once = false;
         loop {
             let token = self
                 .inner
                 .tokens
                 .bearer(&self.inner.http, &self.inner.org_url)
-                .await?;
-            match self.send_once(&request, &url, &token).await {
-                // A refused token (revoked, expired early) is renewed once; the request was not run.
-                Err(Error::Auth(a)) if a.status == 401 && !refused_once => {
+                .await
+                .map_err(|error| Failure {
+                    not_sent: true,
+                    error,
+                })?;
+            match self.send_once(request, url, &token).await {
+                Err(f)
+                    if matches!(&f.error, Error::Auth(a) if a.status == 401) && !refused_once =>
+                {
                     refused_once = true;
                     self.inner.tokens.invalidate(&token).await;
                 }
@@ -324,7 +395,7 @@ impl Client {
         request: &Request,
         url: &str,
         token: &SecretString,
-    ) -> Result<Response, Error> {
+    ) -> Result<Response, Failure> {
         let mut builder = self
             .inner
             .http
@@ -350,13 +421,17 @@ impl Client {
             builder = builder.body(body.clone());
         }
         builder = builder.headers(headers);
-        let response = builder.send().await.map_err(|e| transport_error(url, &e))?;
+        let response = builder.send().await.map_err(|e| Failure {
+            not_sent: e.is_connect(),
+            error: transport_error(url, &e),
+        })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(url, &e))?;
+        self.inner.governor.note_headers(&headers);
+        let body = response.bytes().await.map_err(|e| Failure {
+            not_sent: false,
+            error: transport_error(url, &e),
+        })?;
         let multipart = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -368,7 +443,10 @@ impl Client {
                 body,
             })
         } else {
-            Err(Error::from_response(status, &headers, &body))
+            Err(Failure {
+                not_sent: false,
+                error: Error::from_response(status, &headers, &body),
+            })
         }
     }
 

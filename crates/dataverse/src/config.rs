@@ -1,5 +1,5 @@
 //! How a client is set up: the org URL, the credentials, which certificate authorities to trust,
-//! timeouts, write chunk sizes, and the test switch that lets pre-flight accept a local emulator.
+//! timeouts, write chunk sizes, throttling bounds, and the test switch that lets pre-flight accept a local emulator.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,7 @@ pub struct ClientConfig {
     pub extra_ca_pems: Vec<String>,
     pub timeouts: Timeouts,
     pub write_chunks: WriteChunks,
+    pub throttling: Throttling,
     /// Lets pre-flight accept a host outside Dynamics 365 online (the emulator on 127.0.0.1) and
     /// allows plain `http://`. For tests and the demo only; a customer org never needs it.
     pub allow_non_dynamics_host: bool,
@@ -32,6 +33,7 @@ impl ClientConfig {
             extra_ca_pems: Vec::new(),
             timeouts: Timeouts::default(),
             write_chunks: WriteChunks::default(),
+            throttling: Throttling::default(),
             allow_non_dynamics_host: false,
         }
     }
@@ -68,6 +70,36 @@ impl Default for WriteChunks {
         WriteChunks {
             bulk: 100,
             batch: 50,
+        }
+    }
+}
+
+/// Bounds of the adaptive concurrency and of retries.
+#[derive(Debug, Clone, Copy)]
+pub struct Throttling {
+    /// Requests in flight at the start; the window grows while responses are clean.
+    pub initial_concurrency: usize,
+    /// Never more in flight than this, nor than `x-ms-dop-hint`, nor than 52.
+    pub max_concurrency: usize,
+    /// Attempts of one request after connection failures and server errors, the first included.
+    pub max_attempts: u32,
+    /// Attempts of one request refused with 429 (it never ran, so waiting is all it costs).
+    pub max_throttled_attempts: u32,
+    /// First backoff when the server gives no `Retry-After`; doubles on each attempt.
+    pub base_backoff: Duration,
+    /// The longest single wait; a `Retry-After` beyond it fails the request as throttled.
+    pub max_backoff: Duration,
+}
+
+impl Default for Throttling {
+    fn default() -> Self {
+        Throttling {
+            initial_concurrency: 2,
+            max_concurrency: 52,
+            max_attempts: 4,
+            max_throttled_attempts: 12,
+            base_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(300),
         }
     }
 }

@@ -4,8 +4,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod companion;
 mod harness;
+mod preflight;
 mod queries;
 mod records;
+mod throttling;
 mod tracking;
 mod writes;
