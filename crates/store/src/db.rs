@@ -165,6 +165,7 @@ pub(crate) trait RowExt {
     fn int(&self, column: &str) -> Result<i64>;
     fn opt_int(&self, column: &str) -> Result<Option<i64>>;
     fn flag(&self, column: &str) -> Result<bool>;
+    fn bytes(&self, column: &str) -> Result<Vec<u8>>;
     fn time(&self, column: &str) -> Result<DateTime<Utc>>;
     fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>>;
     fn uuid(&self, column: &str) -> Result<Uuid>;
@@ -211,6 +212,10 @@ impl RowExt for AnyRow {
             Ok(flag) => Ok(flag),
             Err(_) => self.int(column).map(|n| n != 0),
         }
+    }
+
+    fn bytes(&self, column: &str) -> Result<Vec<u8>> {
+        self.try_get(column).map_err(|e| column_error(column, e))
     }
 
     fn time(&self, column: &str) -> Result<DateTime<Utc>> {

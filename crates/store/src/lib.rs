@@ -24,13 +24,16 @@ pub mod accounts;
 pub mod activities;
 pub mod clock;
 mod codec;
+pub mod crm;
 mod db;
 pub mod directory;
 mod error;
 pub mod jobs;
 pub mod matches;
+pub mod purge;
 pub mod saved;
 pub mod secrets;
+pub mod sync_runs;
 pub mod tenants;
 pub mod writeback;
 
@@ -184,6 +187,12 @@ impl Store {
     /// Waits for borrowed connections to come back, then closes them all.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    pub(crate) fn keyring(&self) -> Result<&Keyring> {
+        self.keyring
+            .as_deref()
+            .ok_or(StoreError::Secret(secrets::SecretError::NoKeyring))
     }
 
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {

@@ -104,6 +104,11 @@ impl Harness {
         Some(harness)
     }
 
+    /// Another store on the same database, as a second process would open it.
+    pub async fn reopen(&self, key: Option<[u8; 32]>) -> Store {
+        open(&self.url, &self.clock, key).await
+    }
+
     /// A raw connection, for tests that look at or tamper with stored rows directly.
     pub async fn raw(&self) -> sqlx::AnyConnection {
         sqlx::any::install_default_drivers();

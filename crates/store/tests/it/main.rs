@@ -7,5 +7,9 @@ mod harness;
 
 mod accounts;
 mod activities;
+mod crm;
+mod directory;
+mod isolation;
 mod jobs;
+mod purge;
 mod tenants;
