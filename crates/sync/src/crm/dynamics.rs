@@ -9,12 +9,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use dataverse::auth::{Auth, Authority, ClientCredentials, UserSignIn};
+use dataverse::preflight::Status;
 use dataverse::query::entity_path;
-use dataverse::{Change, Client, ClientConfig, Key, PageOptions, Query, Request, Row, Table};
+use dataverse::{
+    Change, Client, ClientConfig, CompanionState, ConnectionMessage, Key, PageOptions, Request,
+    Row, Table,
+};
 use domain::activity::ActivityKind;
 use domain::crm::{
-    CrmAccount, CrmContact, CrmLead, CrmOpportunity, CrmOwner, CrmTable, CrmUser, Money,
-    OpportunityState, StageOption,
+    CompanionApp, CrmAccount, CrmContact, CrmLead, CrmOpportunity, CrmOwner, CrmTable, CrmUser,
+    Money, OpportunityState, StageOption,
 };
 use domain::ids::{
     CrmAccountId, CrmActivityId, CrmContactId, CrmCurrencyId, CrmLeadId, CrmOpportunityId,
@@ -29,13 +33,13 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    ConnectionTarget, Credentials, Crm, CrmActivityRow, CrmConnector, CrmError, CrmErrorKind,
-    CrmIdentity, CrmPage, Deleted, Environment, Hosting, NewCrmPerson, OrgFacts, Pages, Read,
-    RowCount, SignInStarted,
+    CheckOutcome, ConnectionProblem, ConnectionTarget, Credentials, Crm, CrmActivityRow,
+    CrmConnector, CrmError, CrmErrorKind, CrmIdentity, CrmPage, Deleted, NewCrmPerson, Pages,
+    Preflight, PreflightCheck, Read, RowCount, SignInStarted,
 };
 
 /// The alternate-key column of the companion app's activity tables.
-pub const EXTERNAL_KEY_COLUMN: &str = "lb_externalkey";
+const EXTERNAL_KEY_COLUMN: &str = dataverse::companion::EXTERNAL_KEY;
 
 /// How Dynamics connections are made: what to trust, how big a page is, and the app registration
 /// admins sign in through.
@@ -69,6 +73,25 @@ pub struct SignInApp {
     pub redirect_uri: String,
     /// `organizations` for the multi-tenant app; a tenant id or domain to pin one.
     pub entra_tenant: String,
+}
+
+fn problem_of(message: ConnectionMessage) -> ConnectionProblem {
+    match message {
+        ConnectionMessage::CannotConnect => ConnectionProblem::CannotConnect,
+        ConnectionMessage::ApiError => ConnectionProblem::ApiError,
+        ConnectionMessage::InsufficientPrivileges => ConnectionProblem::InsufficientPrivileges,
+        ConnectionMessage::ObjectsUnreadable => ConnectionProblem::ObjectsUnreadable,
+    }
+}
+
+/// Writeback needs every component of the app; an older version still works.
+fn companion_app_of(state: &CompanionState) -> CompanionApp {
+    match (&state.version, state.installed()) {
+        (Some(version), true) => CompanionApp::Installed {
+            version: version.clone(),
+        },
+        _ => CompanionApp::Missing,
+    }
 }
 
 pub(crate) fn crm_error(e: dataverse::Error) -> CrmError {
@@ -489,37 +512,6 @@ fn to_page<R>(
 
 type Parser<R> = Arc<dyn Fn(&Row) -> Result<R, String> + Send + Sync>;
 
-/// Whether the URL's host is Dynamics 365 online (public or a sovereign cloud).
-pub fn is_online_host(org_url: &str) -> bool {
-    let Some(host) = url::Url::parse(org_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-    else {
-        return false;
-    };
-    [
-        ".dynamics.com",
-        ".microsoftdynamics.us",
-        ".dynamics.cn",
-        ".microsoftdynamics.de",
-        ".appsplatform.us",
-    ]
-    .iter()
-    .any(|suffix| host.ends_with(suffix))
-}
-
-/// Dataverse names privileges `prv<Verb><Table>`; these are the reads the import needs, each
-/// organization-wide because change tracking requires it.
-const REQUIRED_READS: &[(&str, CrmTable)] = &[
-    ("prvReadAccount", CrmTable::Account),
-    ("prvReadContact", CrmTable::Contact),
-    ("prvReadLead", CrmTable::Lead),
-    ("prvReadOpportunity", CrmTable::Opportunity),
-    ("prvReadUser", CrmTable::SystemUser),
-];
-
-const ACT_ON_BEHALF: &str = "prvActOnBehalfOfAnotherUser";
-
 impl DynamicsCrm {
     fn new(client: Client, page_size: u32) -> DynamicsCrm {
         DynamicsCrm {
@@ -720,32 +712,6 @@ impl DynamicsCrm {
             Err(e) => Err(crm_error(e)),
         }
     }
-
-    async fn privileges(&self, user: CrmUserId) -> Result<HashMap<String, String>, CrmError> {
-        let path = format!(
-            "{}/Microsoft.Dynamics.CRM.RetrieveUserPrivileges",
-            entity_path("systemusers", &Key::Id(user.0)).map_err(crm_error)?
-        );
-        let body: Value = self.client.get_json(&path).await.map_err(crm_error)?;
-        let mut held = HashMap::new();
-        for privilege in body["RolePrivileges"].as_array().into_iter().flatten() {
-            if let (Some(name), Some(depth)) = (
-                privilege["PrivilegeName"].as_str(),
-                privilege["Depth"].as_str(),
-            ) {
-                held.insert(name.to_ascii_lowercase(), depth.to_owned());
-            }
-        }
-        Ok(held)
-    }
-}
-
-fn environment_of(organization_type: &str) -> Environment {
-    match organization_type {
-        "Customer" | "Secondary" | "0" | "4" => Environment::Production,
-        "CustomerTest" | "CustomerFreeTest" | "5" | "6" => Environment::Sandbox,
-        other => Environment::Other(other.to_owned()),
-    }
 }
 
 #[async_trait]
@@ -770,72 +736,81 @@ impl Crm for DynamicsCrm {
         Ok(CrmIdentity { user, name })
     }
 
-    async fn org_facts(&self) -> Result<OrgFacts, CrmError> {
-        let hosting = if is_online_host(self.client.org_url()) {
-            Hosting::Online
-        } else if self.client.config().allow_non_dynamics_host {
-            // The emulator and the demo: treated as online so the rest of pre-flight runs.
-            Hosting::Online
-        } else {
-            Hosting::OnPremises
-        };
-        let identity = self.who_am_i().await?;
-        let version: Value = self
+    async fn preflight(&self) -> Preflight {
+        let report = self.client.preflight().await;
+        let sandbox = report
+            .organization_type
+            .as_deref()
+            .is_some_and(|t| matches!(t, "CustomerTest" | "CustomerFreeTest"));
+        let checks = report
+            .checks
+            .iter()
+            .map(|check| {
+                let outcome = match check.status {
+                    Status::Passed => CheckOutcome::Passed,
+                    Status::Warning => CheckOutcome::Warning,
+                    Status::Failed => CheckOutcome::Failed,
+                    Status::Skipped => CheckOutcome::Skipped,
+                };
+                // The guide gives on-premises and sandbox orgs their own refusal.
+                let problem = match (check.id.as_str(), outcome) {
+                    ("host", CheckOutcome::Failed) => Some(ConnectionProblem::OnPremises),
+                    ("organization_type", CheckOutcome::Failed) if sandbox => {
+                        Some(ConnectionProblem::Sandbox)
+                    }
+                    _ => check.message.map(problem_of),
+                };
+                PreflightCheck {
+                    id: check.id.clone(),
+                    outcome,
+                    detail: check.detail.clone(),
+                    problem,
+                }
+            })
+            .collect();
+        let delegate = report
+            .check("delegate_privilege")
+            .is_some_and(|c| c.status == Status::Passed);
+        Preflight {
+            checks,
+            identity: report.identity.as_ref().map(|i| CrmIdentity {
+                user: CrmUserId(i.user_id),
+                name: i.name.clone().unwrap_or_default(),
+            }),
+            can_act_on_behalf_of_reps: delegate,
+            companion_app: report
+                .companion
+                .as_ref()
+                .map_or(CompanionApp::Missing, companion_app_of),
+        }
+    }
+
+    async fn enable_change_tracking(&self) -> Result<(), CrmError> {
+        let tables: Vec<&str> = CrmTable::ALL.iter().map(|t| t.logical_name()).collect();
+        for table in self
             .client
-            .get_json("RetrieveVersion")
+            .change_tracking(&tables)
             .await
-            .map_err(crm_error)?;
-        let organization: Value = self
-            .client
-            .get_json("RetrieveCurrentOrganization(AccessType=@p)?@p=Microsoft.Dynamics.CRM.EndpointAccessType'Default'")
-            .await
-            .map_err(crm_error)?;
-        let organization_type = match &organization["Detail"]["OrganizationType"] {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            _ => String::new(),
-        };
-        let held = self.privileges(identity.user).await?;
-        let mut missing = Vec::new();
-        for (privilege, _) in REQUIRED_READS {
-            match held
-                .get(&privilege.to_ascii_lowercase())
-                .map(String::as_str)
-            {
-                Some("Global") => {}
-                Some(depth) => missing.push(format!(
-                    "{privilege} at organization level (change tracking needs it; it is {depth})"
-                )),
-                None => missing.push(format!("{privilege} at organization level")),
+            .map_err(crm_error)?
+        {
+            if !table.enabled && table.can_be_enabled {
+                self.client
+                    .enable_change_tracking(&table.logical_name)
+                    .await
+                    .map_err(crm_error)?;
             }
         }
-        let mut unreadable = Vec::new();
-        for table in CrmTable::ALL {
-            let spec = spec(table);
-            let query = Query::new(spec.entity_set)
-                .select(spec.select.iter().copied())
-                .top(1);
-            let path = query.path().map_err(crm_error)?;
-            match self.client.get_json::<Value>(&path).await {
-                Ok(_) => {}
-                Err(
-                    e @ (dataverse::Error::InsufficientPrivileges(_)
-                    | dataverse::Error::ObjectsUnreadable(_)
-                    | dataverse::Error::NotFound(_)
-                    | dataverse::Error::Validation(_)),
-                ) => unreadable.push((table, e.to_string())),
-                Err(e) => return Err(crm_error(e)),
-            }
-        }
-        Ok(OrgFacts {
-            identity,
-            hosting,
-            version: version["Version"].as_str().unwrap_or_default().to_owned(),
-            environment: environment_of(&organization_type),
-            missing_privileges: missing,
-            unreadable,
-            can_act_on_behalf_of_reps: held.contains_key(&ACT_ON_BEHALF.to_ascii_lowercase()),
-        })
+        Ok(())
+    }
+
+    async fn companion_app(&self) -> Result<CompanionApp, CrmError> {
+        let state = self.client.companion_state().await.map_err(crm_error)?;
+        Ok(companion_app_of(&state))
+    }
+
+    async fn install_companion_app(&self) -> Result<CompanionApp, CrmError> {
+        let state = self.client.install_companion().await.map_err(crm_error)?;
+        Ok(companion_app_of(&state))
     }
 
     async fn count(&self, table: CrmTable) -> Result<RowCount, CrmError> {
@@ -1104,37 +1079,6 @@ mod tests {
 
     fn row(value: Value) -> Row {
         Row::new(value.as_object().cloned().unwrap_or_default())
-    }
-
-    #[test]
-    fn online_hosts_are_dynamics_clouds() {
-        let cases = [
-            ("https://contoso.crm4.dynamics.com", true),
-            ("https://contoso.crm.dynamics.com/main.aspx", true),
-            ("https://contoso.crm9.dynamics.com", true),
-            ("https://contoso.crm.microsoftdynamics.us", true),
-            ("https://contoso.crm.dynamics.cn", true),
-            ("https://crm.contoso.local", false),
-            ("https://dynamics.com.evil.example", false),
-            ("https://127.0.0.1:8443", false),
-            ("not a url", false),
-        ];
-        for (url, online) in cases {
-            assert_eq!(is_online_host(url), online, "{url}");
-        }
-    }
-
-    #[test]
-    fn organization_types_map_to_environments() {
-        assert_eq!(environment_of("Customer"), Environment::Production);
-        assert_eq!(environment_of("Secondary"), Environment::Production);
-        assert_eq!(environment_of("CustomerTest"), Environment::Sandbox);
-        assert_eq!(environment_of("CustomerFreeTest"), Environment::Sandbox);
-        assert_eq!(environment_of("6"), Environment::Sandbox);
-        assert_eq!(
-            environment_of("Developer"),
-            Environment::Other("Developer".into())
-        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use domain::activity::ActivityKind;
 use domain::crm::{
-    CrmAccount, CrmContact, CrmLead, CrmOpportunity, CrmTable, CrmUser, StageOption,
+    CompanionApp, CrmAccount, CrmContact, CrmLead, CrmOpportunity, CrmTable, CrmUser, StageOption,
 };
 use domain::ids::{CrmAccountId, CrmActivityId, CrmContactId, CrmLeadId, CrmUserId};
 use domain::settings::MoneyColumn;
@@ -53,21 +53,6 @@ pub struct RowCount {
     pub at_least: bool,
 }
 
-/// Where the org runs. Only the vendor's cloud is supported.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Hosting {
-    Online,
-    OnPremises,
-}
-
-/// What kind of environment the org is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Environment {
-    Production,
-    Sandbox,
-    Other(String),
-}
-
 /// Who a connection acts as.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CrmIdentity {
@@ -76,19 +61,54 @@ pub struct CrmIdentity {
     pub name: String,
 }
 
-/// Everything pre-flight decides on, gathered from the org in one go.
+/// How one pre-flight check came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckOutcome {
+    Passed,
+    /// The connection works; a feature (writeback, attribution, incremental sync) is limited.
+    Warning,
+    /// The connection cannot be used.
+    Failed,
+    /// Not checked because an earlier check failed.
+    Skipped,
+}
+
+/// One line of the pre-flight report.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OrgFacts {
-    pub identity: CrmIdentity,
-    pub hosting: Hosting,
-    /// The org's version as it reports it (`9.2.24034.210`).
-    pub version: String,
-    pub environment: Environment,
-    /// Privileges the product needs that the identity lacks, by name, with the depth needed.
-    pub missing_privileges: Vec<String>,
-    /// Tables the identity could not read, with the CRM's reason.
-    pub unreadable: Vec<(CrmTable, String)>,
+pub struct PreflightCheck {
+    /// Stable id (`host`, `version`, `organization_type`, `read_account`, `companion_app`…).
+    pub id: String,
+    pub outcome: CheckOutcome,
+    /// What was found, in plain words.
+    pub detail: String,
+    /// For a warning or failure: the message shown, with its next step.
+    pub problem: Option<ConnectionProblem>,
+}
+
+/// Everything pre-flight found, check by check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preflight {
+    pub checks: Vec<PreflightCheck>,
+    pub identity: Option<CrmIdentity>,
+    /// The identity may act on behalf of reps, so they show as creators of what is written back.
     pub can_act_on_behalf_of_reps: bool,
+    pub companion_app: CompanionApp,
+}
+
+impl Preflight {
+    /// No check failed: the connection can be saved.
+    pub fn passed(&self) -> bool {
+        self.checks
+            .iter()
+            .all(|c| c.outcome != CheckOutcome::Failed)
+    }
+
+    /// The first failure: what the admin is shown.
+    pub fn failure(&self) -> Option<&PreflightCheck> {
+        self.checks
+            .iter()
+            .find(|c| c.outcome == CheckOutcome::Failed)
+    }
 }
 
 /// A workspace person to create in the CRM as a contact or lead (Unassigned Activities).
@@ -129,8 +149,16 @@ pub enum Deleted {
 pub trait Crm: Send + Sync + fmt::Debug {
     async fn who_am_i(&self) -> Result<CrmIdentity, CrmError>;
 
-    /// The facts pre-flight rules on: hosting, version, environment, privileges, readable tables.
-    async fn org_facts(&self) -> Result<OrgFacts, CrmError>;
+    /// Every check a connection must pass (online, version, not a sandbox, privileges, readable
+    /// tables) and what limits it (delegate privilege, companion app). Never fails as a whole.
+    async fn preflight(&self) -> Preflight;
+
+    /// Turns change tracking on where it is off and can be turned on.
+    async fn enable_change_tracking(&self) -> Result<(), CrmError>;
+
+    async fn companion_app(&self) -> Result<CompanionApp, CrmError>;
+    /// Installs the companion app, or completes and upgrades it; safe to repeat.
+    async fn install_companion_app(&self) -> Result<CompanionApp, CrmError>;
 
     async fn count(&self, table: CrmTable) -> Result<RowCount, CrmError>;
 

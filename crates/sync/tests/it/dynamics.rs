@@ -4,12 +4,17 @@
 use std::collections::BTreeSet;
 
 use dataverse_emulator::seed::{SeedSize, generate};
-use domain::crm::{CrmOwner, OpportunityState};
+use domain::activity::ActivityKind;
+use domain::crm::{CompanionApp, CrmOwner, OpportunityState};
+use domain::ids::{ActivityId, CrmContactId, CrmUserId, TenantId};
+use domain::writeback::{
+    CrmActivityState, ExternalKey, Overflow, Regarding, WritebackPlan, activity_texts,
+};
 use futures_util::TryStreamExt;
 use reqwest::Method;
 use serde_json::json;
 use sync::crm::dynamics::{Dynamics, DynamicsConfig};
-use sync::crm::{Crm, CrmErrorKind, CrmPage, Environment, Hosting, NewCrmPerson};
+use sync::crm::{ConnectionProblem, Crm, CrmErrorKind, CrmPage, Deleted, NewCrmPerson};
 use uuid::Uuid;
 
 use crate::harness::Emulator;
@@ -167,60 +172,45 @@ async fn an_expired_delta_token_says_so() {
 }
 
 #[tokio::test]
-async fn org_facts_tell_pre_flight_what_it_needs() {
+async fn preflight_refuses_each_org_it_cannot_use_with_its_own_message() {
     let e = Emulator::seeded().await;
-    let admin = e.crm(5000).org_facts().await.unwrap();
-    assert_eq!(admin.hosting, Hosting::Online);
-    assert_eq!(admin.environment, Environment::Production);
-    assert!(admin.version.starts_with("9."), "{}", admin.version);
-    assert!(admin.missing_privileges.is_empty(), "{admin:?}");
-    assert!(admin.unreadable.is_empty(), "{admin:?}");
+    let admin = e.crm(5000).preflight().await;
+    assert!(admin.passed(), "{admin:?}");
     assert!(admin.can_act_on_behalf_of_reps);
-    assert_eq!(admin.identity.user.0, e.emu.info.application_user_id);
+    assert_eq!(
+        admin.identity.as_ref().map(|i| i.user.0),
+        Some(e.emu.info.application_user_id)
+    );
+    assert_eq!(admin.companion_app, CompanionApp::Missing);
 
     // A salesperson reads only its business unit: not enough for change tracking.
     let (id, secret, _) = e.app_with_roles("rep app", &["Salesperson"]).await;
     let rep = e
         .dynamics(5000)
         .open_dynamics(&e.app_target(&id, &secret))
-        .unwrap();
-    let facts = rep.org_facts().await.unwrap();
-    let missing: Vec<&str> = facts
-        .missing_privileges
-        .iter()
-        .map(|m| m.split(' ').next().unwrap())
-        .collect();
-    assert_eq!(
-        missing,
-        [
-            "prvReadAccount",
-            "prvReadContact",
-            "prvReadLead",
-            "prvReadOpportunity"
-        ]
-    );
-    assert!(!facts.can_act_on_behalf_of_reps);
-
-    // A role that cannot read leads at all.
-    e.admin(
-        Method::POST,
-        "roles",
-        json!({"name": "No leads", "privileges": {
-            "prvReadAccount": "Global", "prvReadContact": "Global",
-            "prvReadOpportunity": "Global", "prvReadUser": "Global"}}),
-    )
-    .await;
-    let (id, secret, _) = e.app_with_roles("no leads", &["No leads"]).await;
-    let facts = e
-        .dynamics(5000)
-        .open_dynamics(&e.app_target(&id, &secret))
         .unwrap()
-        .org_facts()
-        .await
-        .unwrap();
+        .preflight()
+        .await;
+    assert!(!rep.passed());
     assert_eq!(
-        facts.unreadable.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
-        [domain::crm::CrmTable::Lead]
+        rep.failure().and_then(|c| c.problem),
+        Some(ConnectionProblem::InsufficientPrivileges)
+    );
+    assert!(!rep.can_act_on_behalf_of_reps);
+
+    // Without the test switch an address outside Dynamics 365 online is on-premises.
+    let strict = Dynamics::new(DynamicsConfig {
+        extra_ca_pems: vec![e.ca_pem.clone()],
+        ..DynamicsConfig::default()
+    });
+    let onprem = strict
+        .open_dynamics(&e.admin_target())
+        .unwrap()
+        .preflight()
+        .await;
+    assert_eq!(
+        onprem.failure().and_then(|c| c.problem),
+        Some(ConnectionProblem::OnPremises)
     );
 
     e.admin(
@@ -229,23 +219,129 @@ async fn org_facts_tell_pre_flight_what_it_needs() {
         json!({"organization_type": "CustomerTest"}),
     )
     .await;
+    let sandbox = e.crm(5000).preflight().await;
     assert_eq!(
-        e.crm(5000).org_facts().await.unwrap().environment,
-        Environment::Sandbox
+        sandbox.failure().and_then(|c| c.problem),
+        Some(ConnectionProblem::Sandbox)
+    );
+    assert_eq!(
+        ConnectionProblem::Sandbox.message(),
+        "Sandbox environments are not supported yet. Connect your production environment."
+    );
+}
+
+#[tokio::test]
+async fn an_activity_is_written_once_by_its_key_with_owner_link_state_and_full_text() {
+    let e = Emulator::seeded().await;
+    let seed = generate(SeedSize::Small, 1);
+    let crm = e.crm(5000);
+    assert!(crm.install_companion_app().await.unwrap().is_installed());
+    assert!(crm.companion_app().await.unwrap().is_installed());
+    let rep = seed
+        .users
+        .iter()
+        .find(|u| u.roles.len() == 1 && !u.is_disabled && u.title.is_some())
+        .unwrap();
+    let contact = seed.contacts[0].id;
+    let key = ExternalKey::for_activity(TenantId::new_random(), ActivityId::new_random());
+    let long = "x".repeat(2500);
+    let texts = activity_texts(ActivityKind::Note, None, &long);
+    let mut plan = WritebackPlan {
+        key: key.clone(),
+        kind: ActivityKind::Note,
+        owner: CrmUserId(rep.id),
+        on_behalf_of: None,
+        regarding: Some(Regarding::Contact(CrmContactId(contact))),
+        state: CrmActivityState::Completed,
+        subject: texts.subject,
+        description: texts.description,
+        overflow: texts.overflow.map(|text| Overflow {
+            note_id: key.overflow_note_id(),
+            text,
+        }),
+        occurred_at: chrono::Utc::now(),
+    };
+    let first = crm.upsert_activity(&plan).await.unwrap();
+    let again = crm.upsert_activity(&plan).await.unwrap();
+    assert_eq!(first, again);
+    let rows = e
+        .get(&format!(
+            "lb_notes?$select=statecode,statuscode,_regardingobjectid_value,_ownerid_value,_createdby_value,description&$filter=lb_externalkey eq '{}'",
+            key.as_str()
+        ))
+        .await;
+    let rows = rows["value"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "one row however often it is written");
+    assert_eq!(rows[0]["statecode"], 1);
+    assert_eq!(rows[0]["statuscode"], 2);
+    assert_eq!(rows[0]["_regardingobjectid_value"], json!(contact));
+    assert_eq!(rows[0]["_ownerid_value"], json!(rep.id));
+    assert_eq!(
+        rows[0]["_createdby_value"],
+        json!(e.emu.info.application_user_id)
+    );
+    assert!(rows[0]["description"].as_str().unwrap().chars().count() <= 2000);
+    let notes = e
+        .get(&format!(
+            "annotations?$select=notetext,_objectid_value&$filter=_objectid_value eq {}",
+            first.0
+        ))
+        .await;
+    let notes = notes["value"].as_array().unwrap();
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0]["notetext"].as_str().unwrap().contains(&long));
+    let read = crm
+        .activity(ActivityKind::Note, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.id, first);
+    assert_eq!(read.state, CrmActivityState::Completed);
+    assert_eq!(
+        read.regarding,
+        Some(Regarding::Contact(CrmContactId(contact)))
     );
 
-    // Without the test switch an address outside Dynamics 365 online is on-premises.
-    let strict = Dynamics::new(DynamicsConfig {
-        extra_ca_pems: vec![e.ca_pem.clone()],
-        ..DynamicsConfig::default()
-    });
-    let facts = strict
-        .open_dynamics(&e.admin_target())
-        .unwrap()
-        .org_facts()
+    // Edited and unlinked: the completed row is reopened and rewritten in place.
+    plan.regarding = None;
+    plan.state = CrmActivityState::Open;
+    plan.description = "shorter".into();
+    plan.overflow = None;
+    assert_eq!(crm.upsert_activity(&plan).await.unwrap(), first);
+    let read = crm
+        .activity(ActivityKind::Note, &key)
         .await
+        .unwrap()
         .unwrap();
-    assert_eq!(facts.hosting, Hosting::OnPremises);
+    assert_eq!(read.state, CrmActivityState::Open);
+
+    // Written on behalf of the rep: the rep is the creator too.
+    let impersonated = ExternalKey::for_activity(TenantId::new_random(), ActivityId::new_random());
+    let plan = WritebackPlan {
+        key: impersonated.clone(),
+        on_behalf_of: Some(CrmUserId(rep.id)),
+        kind: ActivityKind::InMail,
+        ..plan
+    };
+    let id = crm.upsert_activity(&plan).await.unwrap();
+    let row = e
+        .get(&format!(
+            "lb_inmails({})?$select=_createdby_value,_createdonbehalfby_value,_ownerid_value",
+            id.0
+        ))
+        .await;
+    assert_eq!(row["_createdby_value"], json!(rep.id));
+    assert_eq!(row["_ownerid_value"], json!(rep.id));
+
+    assert_eq!(
+        crm.delete_activity(ActivityKind::Note, &key).await.unwrap(),
+        Deleted::Deleted
+    );
+    assert_eq!(
+        crm.delete_activity(ActivityKind::Note, &key).await.unwrap(),
+        Deleted::AlreadyGone
+    );
+    assert_eq!(crm.activity(ActivityKind::Note, &key).await.unwrap(), None);
 }
 
 #[tokio::test]
