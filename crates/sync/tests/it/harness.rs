@@ -1,6 +1,15 @@
-//! A started emulator with its admin API, and CRM connections to it.
+//! A started emulator with its admin API and CRM connections to it; a migrated store on SQLite or
+//! on a PostgreSQL database of its own; and the engine over both.
 
 use std::sync::Arc;
+
+use domain::ids::{SeatId, TenantId, UserId};
+use sqlx::{Connection, Executor};
+use store::secrets::Keyring;
+use store::tenants::NewUser;
+use store::{Store, StoreOptions};
+use sync::crm::dynamics::SignInApp;
+use sync::{EngineConfig, SyncEngine};
 
 use dataverse_emulator::seed::SeedSize;
 use dataverse_emulator::{EmulatorConfig, RunningEmulator};
@@ -50,8 +59,50 @@ impl Emulator {
             extra_ca_pems: vec![self.ca_pem.clone()],
             allow_non_dynamics_host: true,
             page_size,
-            sign_in: None,
+            sign_in: Some(SignInApp {
+                client_id: self.emu.info.client_id.to_string(),
+                client_secret: None,
+                redirect_uri: REDIRECT_URI.into(),
+                entra_tenant: self.emu.info.tenant_id.to_string(),
+            }),
         })
+    }
+
+    /// Signs in through the emulator's sign-in page as the user shown first and returns the
+    /// redirect's `code` and `state`.
+    pub async fn sign_in(&self, authorize_url: &str) -> (String, String) {
+        let page = self.http.get(authorize_url).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        let mut form: Vec<(String, String)> = Vec::new();
+        for input in html.split("<input type=\"hidden\" ").skip(1) {
+            let name = between(input, "name=\"", "\"");
+            let value = between(input, "value=\"", "\"").replace("&amp;", "&");
+            form.push((name, value));
+        }
+        let user = between(
+            html.split("name=\"user\"").nth(1).unwrap(),
+            "value=\"",
+            "\"",
+        );
+        form.push(("user".into(), user));
+        let action = authorize_url.split('?').next().unwrap();
+        let r = self.http.post(action).form(&form).send().await.unwrap();
+        assert!(r.status().is_redirection(), "{}", r.status());
+        let location = r.headers()["location"].to_str().unwrap().to_string();
+        let query: Vec<(String, String)> = url::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect();
+        let value = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        (value("code"), value("state"))
     }
 
     pub fn app_target(&self, client_id: &str, secret: &str) -> ConnectionTarget {
@@ -179,4 +230,164 @@ impl Emulator {
         let body: Value = r.json().await.unwrap();
         body["access_token"].as_str().unwrap().to_owned()
     }
+}
+
+pub const REDIRECT_URI: &str = "https://leadbridge.test/connect/callback";
+
+fn between(text: &str, start: &str, end: &str) -> String {
+    let from = text.find(start).unwrap() + start.len();
+    let to = text[from..].find(end).unwrap() + from;
+    text[from..to].to_string()
+}
+
+/// Every engine test runs on both databases: `both!(name, …)` makes `name::sqlite` and
+/// `name::postgres` tests that each run `async fn name(db: Db)`.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::harness::Db::sqlite().await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::harness::Db::postgres().await {
+                    super::$name(db).await;
+                }
+            }
+        }
+    )*};
+}
+
+pub(crate) use both;
+
+pub const TEST_KEY: [u8; 32] = [0x42; 32];
+
+fn admin_url() -> String {
+    std::env::var("LEADBRIDGE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A migrated store: a SQLite file in a temporary directory or a PostgreSQL database of its own,
+/// dropped afterwards.
+pub struct Db {
+    pub store: Store,
+    pub url: String,
+    pg_database: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Db {
+    pub async fn sqlite() -> Db {
+        let dir = tempfile::tempdir().unwrap();
+        let url = store::sqlite_url(dir.path());
+        let store = open(&url).await;
+        store.migrate().await.unwrap();
+        Db {
+            store,
+            url,
+            pg_database: None,
+            _dir: Some(dir),
+        }
+    }
+
+    /// `None` only when `LEADBRIDGE_SKIP_PG=1`; otherwise an unreachable server fails the test.
+    pub async fn postgres() -> Option<Db> {
+        if std::env::var("LEADBRIDGE_SKIP_PG").is_ok_and(|v| v == "1") {
+            eprintln!("LEADBRIDGE_SKIP_PG=1: PostgreSQL half skipped");
+            return None;
+        }
+        let admin = admin_url();
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL at {admin} is unreachable ({e}); set LEADBRIDGE_SKIP_PG=1 to skip"
+                )
+            });
+        let name = format!("lb_sync_test_{}", uuid::Uuid::new_v4().simple());
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let mut url = url::Url::parse(&admin).unwrap();
+        url.set_path(&name);
+        let url = url.to_string();
+        let store = open(&url).await;
+        store.migrate().await.unwrap();
+        Some(Db {
+            store,
+            url,
+            pg_database: Some(name),
+            _dir: None,
+        })
+    }
+
+    /// Another store on the same database, as a second process would open it.
+    pub async fn reopen(&self) -> Store {
+        open(&self.url).await
+    }
+
+    pub async fn tenant(&self, name: &str, seats: u32) -> TenantId {
+        self.store.create_tenant(name, seats).await.unwrap().id
+    }
+
+    /// A user holding a seat.
+    pub async fn rep(&self, tenant: TenantId, email: &str) -> (UserId, SeatId) {
+        let mut t = self.store.tenant(tenant);
+        let user = t
+            .create_user(NewUser {
+                email: email.to_owned(),
+                display_name: email.split('@').next().unwrap().to_owned(),
+                admin: false,
+                password: None,
+            })
+            .await
+            .unwrap();
+        let seat = t.assign_seat(user.id).await.unwrap();
+        (user.id, seat.seat.id)
+    }
+}
+
+async fn open(url: &str) -> Store {
+    let mut options = StoreOptions::new(url);
+    options.max_connections = 5;
+    options.keyring = Some(Arc::new(Keyring::single(1, &TEST_KEY).unwrap()));
+    Store::connect(options).await.unwrap()
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_database.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with its own
+        // runtime drops the database (FORCE ends this test's own pooled connections).
+        let admin = admin_url();
+        let dropper = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+                conn.execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await
+                .unwrap();
+            });
+        });
+        let _ = dropper.join();
+    }
+}
+
+/// The engine over a store and an emulator, reading in pages of `page_size`.
+pub fn engine(store: &Store, e: &Emulator, page_size: u32) -> SyncEngine {
+    SyncEngine::new(
+        store.clone(),
+        Arc::new(e.dynamics(page_size)),
+        EngineConfig::default(),
+    )
 }

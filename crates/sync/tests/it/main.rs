@@ -3,5 +3,7 @@
 // Fixtures are built by the tests themselves; a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod connect;
 mod dynamics;
 mod harness;
+mod import;
