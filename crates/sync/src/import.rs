@@ -197,7 +197,9 @@ impl SyncEngine {
         self.read_table::<CrmOpportunity>(crm, run, CrmTable::Opportunity)
             .await?;
         self.progress(run, "Matching").await?;
-        self.apply_rules(crm, run).await
+        self.apply_rules(crm, run).await?;
+        self.progress(run, "Writing activities back").await?;
+        self.after_sync_writebacks(run.tenant).await
     }
 
     async fn progress(&self, run: &mut Run, phase: &str) -> Result<()> {

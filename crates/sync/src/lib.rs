@@ -12,6 +12,8 @@ pub mod jobs;
 mod matcher;
 pub mod settings;
 pub mod status;
+pub mod worker;
+pub mod writeback;
 
 pub use connect::{ApplicationUser, Connected};
 pub use engine::{EngineConfig, Result, SyncEngine, SyncError};

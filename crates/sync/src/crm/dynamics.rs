@@ -956,8 +956,11 @@ impl Crm for DynamicsCrm {
             "subject": plan.subject,
             "description": plan.description,
             "actualend": plan.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "ownerid@odata.bind": format!("/systemusers({})", plan.owner.0),
         });
+        // Acting as the rep, the rep owns what it creates; assigning needs rights a rep may lack.
+        if client.caller().is_none() {
+            row["ownerid@odata.bind"] = json!(format!("/systemusers({})", plan.owner.0));
+        }
         if let Some(regarding) = plan.regarding {
             let (bind, target) = Self::regarding_bind(&table, regarding);
             row[bind] = json!(target);

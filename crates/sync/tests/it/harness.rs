@@ -353,6 +353,9 @@ impl Db {
 async fn open(url: &str) -> Store {
     let mut options = StoreOptions::new(url);
     options.max_connections = 5;
+    // Retries come quickly so that tests see them; the policy itself is the store's.
+    options.queue.backoff_base = chrono::TimeDelta::milliseconds(200);
+    options.queue.backoff_cap = chrono::TimeDelta::seconds(2);
     options.keyring = Some(Arc::new(Keyring::single(1, &TEST_KEY).unwrap()));
     Store::connect(options).await.unwrap()
 }
@@ -390,4 +393,56 @@ pub fn engine(store: &Store, e: &Emulator, page_size: u32) -> SyncEngine {
         Arc::new(e.dynamics(page_size)),
         EngineConfig::default(),
     )
+}
+
+/// Workers running in the background until the returned guard is dropped.
+pub struct Workers {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Workers {
+    pub fn start(engine: &SyncEngine) -> Workers {
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let engine = engine.clone();
+        let task = tokio::spawn(async move {
+            sync::worker::run_workers(&engine, shutdown).await.unwrap();
+        });
+        Workers {
+            stop,
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Polls `check` until it gives a value, failing the test after a minute.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -7,3 +7,4 @@ mod connect;
 mod dynamics;
 mod harness;
 mod import;
+mod writeback;
