@@ -84,14 +84,17 @@ impl Request {
         Request::new(Method::GET, target)
     }
 
-    /// Adds a header (`name` in lower case). A value HTTP does not allow is reported by `send`
-    /// rather than dropped.
+    /// Adds a header. A name or value HTTP does not allow is reported by `send` rather than
+    /// dropped.
     pub fn header(mut self, name: &'static str, value: impl AsRef<str>) -> Request {
-        match HeaderValue::from_str(value.as_ref()) {
-            Ok(v) => {
-                self.headers.append(HeaderName::from_static(name), v);
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value.as_ref()),
+        ) {
+            (Ok(n), Ok(v)) => {
+                self.headers.append(n, v);
             }
-            Err(_) => self.invalid_header = Some(name),
+            _ => self.invalid_header = Some(name),
         }
         self
     }
@@ -533,6 +536,16 @@ mod tests {
             c.resolve("https://contoso.crm.dynamics.com.evil.example/api/data/v9.2/x")
                 .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn a_bad_header_is_an_error_not_a_panic() {
+        let c = client("https://contoso.crm.dynamics.com", false).unwrap();
+        let request = Request::get("WhoAmI")
+            .header("Prefer", "odata.maxpagesize=1")
+            .header("x-line", "a\r\nInjected: 1");
+        assert!(request.headers.contains_key("prefer"));
+        assert!(matches!(c.send(request).await, Err(Error::Config(_))));
     }
 
     #[test]

@@ -152,11 +152,21 @@ fn definition_path(logical_name: &str) -> Result<String, Error> {
     )
 }
 
+/// The external-key index of a table. Dataverse builds a new key's index in the background; an
+/// upsert by key works once it is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyState {
+    Missing,
+    Building,
+    Active,
+    Failed,
+}
+
 /// What exists of one activity table.
 struct TableState {
     exists: bool,
     columns: Vec<String>,
-    key: bool,
+    key: KeyState,
 }
 
 impl Client {
@@ -189,7 +199,7 @@ impl Client {
 
     async fn table_state(&self, table: &ActivityTable) -> Result<TableState, Error> {
         let path = format!(
-            "{}?$select=LogicalName&$expand=Attributes($select=LogicalName),Keys($select=KeyAttributes)",
+            "{}?$select=LogicalName&$expand=Attributes($select=LogicalName),Keys($select=KeyAttributes,EntityKeyIndexStatus)",
             definition_path(table.logical_name)?
         );
         let definition: Value = match self.get_json(&path).await {
@@ -198,7 +208,7 @@ impl Client {
                 return Ok(TableState {
                     exists: false,
                     columns: Vec::new(),
-                    key: false,
+                    key: KeyState::Missing,
                 });
             }
             Err(e) => return Err(e),
@@ -211,10 +221,19 @@ impl Client {
                     .collect()
             })
             .unwrap_or_default();
-        let key = definition["Keys"].as_array().is_some_and(|keys| {
-            keys.iter()
-                .any(|k| k["KeyAttributes"] == json!([EXTERNAL_KEY]))
-        });
+        let key = definition["Keys"]
+            .as_array()
+            .and_then(|keys| {
+                keys.iter()
+                    .find(|k| k["KeyAttributes"] == json!([EXTERNAL_KEY]))
+            })
+            .map_or(KeyState::Missing, |k| {
+                match k["EntityKeyIndexStatus"].as_str() {
+                    Some("Pending" | "InProgress") => KeyState::Building,
+                    Some("Failed") => KeyState::Failed,
+                    _ => KeyState::Active,
+                }
+            });
         Ok(TableState {
             exists: true,
             columns,
@@ -247,8 +266,16 @@ impl Client {
                     missing.push(format!("{}.{column}", table.logical_name));
                 }
             }
-            if !state.key {
-                missing.push(format!("{} key", table.logical_name));
+            match state.key {
+                KeyState::Active => {}
+                KeyState::Missing => missing.push(format!("{} key", table.logical_name)),
+                KeyState::Building => {
+                    missing.push(format!("{} key (still being built)", table.logical_name))
+                }
+                KeyState::Failed => missing.push(format!(
+                    "{} key (index failed to build)",
+                    table.logical_name
+                )),
             }
         }
         Ok(CompanionState { version, missing })
@@ -334,7 +361,7 @@ impl Client {
             )
             .await?;
         }
-        if !state.key {
+        if state.key == KeyState::Missing {
             self.send(
                 Request::new(
                     Method::POST,

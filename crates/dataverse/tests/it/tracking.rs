@@ -219,3 +219,34 @@ async fn change_tracking_is_detected_and_enabled_per_table() {
         ErrorKind::InsufficientPrivileges
     );
 }
+
+#[tokio::test]
+async fn organization_wide_read_lowered_between_two_syncs_fails_the_delta() {
+    let e = Emulator::start().await;
+    e.admin(
+        Method::POST,
+        "roles",
+        json!({"name": "Reader", "privileges": {"prvReadContact": "Global"}}),
+    )
+    .await;
+    let reader = e.app_client("reader", &["Reader"]).await;
+    let pages: Vec<dataverse::Page> = reader
+        .tracked_read("contacts", &["lastname"], &PageOptions::default())
+        .try_collect()
+        .await
+        .unwrap();
+    let delta = pages.last().unwrap().delta_link.clone().unwrap();
+    e.admin(
+        Method::PUT,
+        "roles/Reader/privileges/prvReadContact",
+        json!({"depth": "Local"}),
+    )
+    .await;
+    let err = reader
+        .changes(&delta, &PageOptions::default())
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InsufficientPrivileges);
+    assert_eq!(err.code(), Some("0x80040220"));
+}
