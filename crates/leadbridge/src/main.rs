@@ -1,7 +1,10 @@
 //! The `leadbridge` binary: configuration, subcommands and wiring, nothing else.
 
+mod admin_cmd;
+mod database;
 mod emulator_cmd;
 mod match_cmd;
+mod migrate_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +26,11 @@ enum Command {
     /// Match people or companies between two NDJSON files (for evaluating the matching engine).
     #[command(subcommand)]
     Match(match_cmd::MatchCommand),
+    /// Apply the database schema migrations not applied yet.
+    Migrate(database::DatabaseArgs),
+    /// Set up an installation: tenants and users.
+    #[command(subcommand)]
+    Admin(admin_cmd::AdminCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,5 +45,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Emulator(args) => emulator_cmd::run(args),
         Command::Match(cmd) => match_cmd::run(cmd),
+        Command::Migrate(args) => migrate_cmd::run(args),
+        Command::Admin(cmd) => admin_cmd::run(cmd),
     }
 }

@@ -14,8 +14,8 @@
 //! writeback job are written together.
 //!
 //! The methods live in the module of what they are about: [`tenants`], [`accounts`],
-//! [`directory`], [`saved`], [`activities`], [`crm`], [`secrets`], [`matches`], [`writeback`],
-//! [`sync_runs`], [`jobs`], [`purge`].
+//! [`directory`], [`saved`], [`activities`], [`crm`], [`secrets`], [`matches`](mod@matches),
+//! [`writeback`], [`sync_runs`], [`jobs`], [`purge`].
 
 // Tests unwrap fixtures they built themselves; nothing from outside reaches those unwraps.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -144,6 +144,10 @@ impl Store {
                 })
             });
         }
+        // One direct connection first: when the server cannot be reached, its error says why,
+        // where the pool would only report a timeout.
+        sqlx::Connection::close(<sqlx::AnyConnection as sqlx::Connection>::connect(&url).await?)
+            .await?;
         let pool = pool_options.connect(&url).await?;
         Ok(Store {
             pool,
@@ -164,6 +168,29 @@ impl Store {
         };
         migrator.run(&self.pool).await?;
         Ok(())
+    }
+
+    /// How many migrations this build has that the database has not applied; `serve` refuses to
+    /// start on a PostgreSQL schema that is behind (run `leadbridge migrate`).
+    pub async fn pending_migrations(&self) -> Result<usize> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        // A database never migrated has no bookkeeping table yet: everything is pending.
+        let applied: Vec<i64> =
+            match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_all(&self.pool)
+                .await
+            {
+                Ok(applied) => applied,
+                Err(sqlx::Error::Database(_)) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+        Ok(migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count())
     }
 
     pub fn backend(&self) -> Backend {
@@ -229,7 +256,8 @@ fn prepare_sqlite(url: &str) -> Result<String> {
 ///
 /// Outside a transaction each method runs on its own (a method that writes several rows is still
 /// atomic). After [`TenantStore::begin`] everything runs in one transaction until
-/// [`TenantStore::commit`]; dropping it uncommitted rolls everything back.
+/// [`TenantStore::commit`]; dropping it uncommitted rolls everything back. After a method fails
+/// inside a transaction, roll it back: PostgreSQL refuses further statements in it.
 pub struct TenantStore {
     store: Store,
     tenant: TenantId,
@@ -322,5 +350,45 @@ impl TenantStore {
     /// transaction, or a transaction of its own.
     pub(crate) async fn atomic(&mut self) -> Result<Transaction<'_, Any>> {
         db::atomic(&self.store.pool, self.store.backend, &mut self.tx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    /// The SQLite migrations are the PostgreSQL ones with SQLite's type names, statement for
+    /// statement, so the two schemas cannot drift apart.
+    #[test]
+    fn sqlite_migrations_are_the_postgres_ones_in_sqlite_types() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let names = |backend: &str| {
+            let mut names: Vec<String> = std::fs::read_dir(dir.join(backend))
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let postgres = names("postgres");
+        assert!(!postgres.is_empty());
+        assert_eq!(postgres, names("sqlite"));
+        for name in postgres {
+            let pg = std::fs::read_to_string(dir.join("postgres").join(&name)).unwrap();
+            let sqlite = std::fs::read_to_string(dir.join("sqlite").join(&name)).unwrap();
+            let expected: Vec<String> = pg
+                .lines()
+                .map(|line| {
+                    if line.trim_start().starts_with("--") {
+                        line.to_owned()
+                    } else {
+                        line.replace("BIGINT", "INTEGER")
+                            .replace("BOOLEAN", "INTEGER")
+                            .replace("BYTEA", "BLOB")
+                    }
+                })
+                .collect();
+            assert_eq!(sqlite.lines().collect::<Vec<_>>(), expected, "{name}");
+        }
     }
 }

@@ -156,9 +156,14 @@ impl Keyring {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(data_dir).map_err(key_file_error)?;
                 let key = random_key();
-                write_private_file(&path, &format!("1 {}\n", hex::encode(key)))
-                    .map_err(key_file_error)?;
-                Keyring::single(1, &key)
+                let text = format!("1 {}\n", hex::encode(key));
+                if create_private_file(&path, &text).map_err(key_file_error)? {
+                    Keyring::single(1, &key)
+                } else {
+                    // Another process created it first: use its key, not ours.
+                    let text = std::fs::read_to_string(&path).map_err(key_file_error)?;
+                    Keyring::parse_key_file(&path, &text)
+                }
             }
             Err(e) => Err(key_file_error(e)),
         }
@@ -279,9 +284,27 @@ fn parse_key(hex_key: &str) -> Result<[u8; 32], SecretError> {
     bytes.try_into().map_err(|_| SecretError::MalformedKey)
 }
 
-/// Written to a temporary file then renamed, so a crash never leaves a half-written key file.
+/// Creates the file whole (written aside, then linked into place) unless it exists; `false`
+/// when another process created it in between.
+fn create_private_file(path: &Path, text: &str) -> std::io::Result<bool> {
+    let tmp = private_temp_file(path, text)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replaces the file whole, so a crash never leaves a half-written key file.
 fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
+    let tmp = private_temp_file(path, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn private_temp_file(path: &Path, text: &str) -> std::io::Result<PathBuf> {
+    let tmp = path.with_extension(format!("{}.tmp", uuid::Uuid::new_v4().simple()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -292,8 +315,7 @@ fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
     let mut file = options.open(&tmp)?;
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)
+    Ok(tmp)
 }
 
 #[cfg(test)]
@@ -452,6 +474,28 @@ mod tests {
                 .current_version(),
             2
         );
+    }
+
+    #[test]
+    fn processes_starting_together_share_one_generated_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let rings: Vec<Keyring> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| Keyring::load_or_generate(dir.path()).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let sealed = rings[0]
+            .seal(&owner("a"), &SecretString::from("x".to_owned()))
+            .unwrap();
+        for ring in &rings {
+            assert_eq!(
+                ring.open(&owner("a"), &sealed).unwrap().expose_secret(),
+                "x"
+            );
+        }
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "only the key file remains");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::harness::{Harness, both};
 both!(
     sign_in_checks_the_password,
     repeated_failures_lock_the_email_for_a_while,
+    many_failures_from_one_address_lock_that_address,
     sessions_expire_and_end,
     api_tokens_expire_and_are_revocable,
 );
@@ -130,6 +131,43 @@ async fn repeated_failures_lock_the_email_for_a_while(h: Harness) {
             .unwrap(),
         SignIn::SignedIn(_)
     ));
+}
+
+async fn many_failures_from_one_address_lock_that_address(h: Harness) {
+    let ana = user_with_password(&h, "ana@acme.example").await;
+    let mut options = store::StoreOptions::new(h.url.clone());
+    options.clock = std::sync::Arc::new(h.clock.clone());
+    options.throttle = store::accounts::ThrottlePolicy {
+        max_failures_per_address: 3,
+        ..store::accounts::ThrottlePolicy::default()
+    };
+    let strict = store::Store::connect(options).await.unwrap();
+    // Three different emails guessed from one address: the address is locked, for any email.
+    for email in ["a@x.example", "b@x.example", "c@x.example"] {
+        assert_eq!(
+            strict
+                .sign_in(email, &secret("guess guess"), Some("203.0.113.7"))
+                .await
+                .unwrap(),
+            SignIn::WrongCredentials
+        );
+    }
+    let right = secret("correct horse battery");
+    assert!(matches!(
+        strict
+            .sign_in("ana@acme.example", &right, Some("203.0.113.7"))
+            .await
+            .unwrap(),
+        SignIn::LockedOut { .. }
+    ));
+    // Another address is not affected.
+    assert_eq!(
+        strict
+            .sign_in("ana@acme.example", &right, Some("198.51.100.2"))
+            .await
+            .unwrap(),
+        SignIn::SignedIn(ana)
+    );
 }
 
 async fn sessions_expire_and_end(h: Harness) {

@@ -12,6 +12,7 @@ use crate::harness::{Harness, both};
 
 both!(
     a_ticked_note_is_saved_with_its_writeback_job,
+    a_failed_transaction_leaves_neither_the_note_nor_its_job,
     an_unticked_note_has_no_writeback_and_is_remembered,
     unticking_and_ticking_after_the_fact,
     the_writeback_timeline_follows_the_state_machine,
@@ -83,6 +84,58 @@ async fn a_ticked_note_is_saved_with_its_writeback_job(h: Harness) {
         }
     );
     assert!(t.copy_to_crm_default(f.seat).await.unwrap().ticked);
+}
+
+async fn a_failed_transaction_leaves_neither_the_note_nor_its_job(h: Harness) {
+    let f = fixture(&h).await;
+    // The note and its job are written, then a later step of the same transaction fails.
+    let mut tx = h.store.tenant(f.tenant).begin().await.unwrap();
+    let note_id = tx
+        .add_activity(note(&f, "first", CopyToCrm::Item(true)))
+        .await
+        .unwrap()
+        .id;
+    assert_eq!(tx.jobs(None, 10).await.unwrap().len(), 1);
+    let failed = tx
+        .add_activity(NewActivity {
+            about: ActivityAbout::Person(PersonId::new_random()),
+            ..note(&f, "about nobody", CopyToCrm::Item(true))
+        })
+        .await;
+    assert!(failed.is_err());
+    tx.rollback().await.unwrap();
+    let mut t = h.store.tenant(f.tenant);
+    assert_eq!(t.activity(note_id).await.unwrap(), None);
+    assert_eq!(t.writeback_record(note_id).await.unwrap(), None);
+    assert!(t.jobs(None, 10).await.unwrap().is_empty());
+    assert!(h.store.claim_jobs("w", &[], 10).await.unwrap().is_empty());
+
+    // Dropped without commit (a handler that returned early): the same.
+    let mut tx = h.store.tenant(f.tenant).begin().await.unwrap();
+    let dropped = tx
+        .add_activity(note(&f, "second", CopyToCrm::Item(true)))
+        .await
+        .unwrap()
+        .id;
+    drop(tx);
+    assert_eq!(t.activity(dropped).await.unwrap(), None);
+    assert!(t.jobs(None, 10).await.unwrap().is_empty());
+
+    // Committed: both.
+    let mut tx = h.store.tenant(f.tenant).begin().await.unwrap();
+    let kept = tx
+        .add_activity(note(&f, "third", CopyToCrm::Item(true)))
+        .await
+        .unwrap()
+        .id;
+    tx.commit().await.unwrap();
+    assert!(t.activity(kept).await.unwrap().is_some());
+    let claimed = h.store.claim_jobs("w", &[], 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        claimed[0].decode::<WritebackJob>().unwrap().activity,
+        kept.0
+    );
 }
 
 async fn an_unticked_note_has_no_writeback_and_is_remembered(h: Harness) {

@@ -11,6 +11,14 @@ both!(
 );
 
 async fn migrations_are_idempotent(h: Harness) {
+    let unreachable = store::Store::connect(store::StoreOptions::new(
+        "postgres://postgres@127.0.0.1:1/nothing",
+    ))
+    .await;
+    assert!(
+        unreachable.unwrap_err().to_string().contains("refused"),
+        "the cause, not a pool timeout"
+    );
     let tenant = h.tenant("Acme", 2).await;
     h.store.migrate().await.unwrap();
     store::migrate(&h.url).await.unwrap();
@@ -20,6 +28,14 @@ async fn migrations_are_idempotent(h: Harness) {
         .await
         .unwrap();
     assert_eq!(applied, 1);
+    assert_eq!(h.store.pending_migrations().await.unwrap(), 0);
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = store::Store::connect(store::StoreOptions::new(store::sqlite_url(
+        fresh_dir.path(),
+    )))
+    .await
+    .unwrap();
+    assert_eq!(fresh.pending_migrations().await.unwrap(), 1);
     // Data written before the re-run is still there.
     assert_eq!(
         h.store.tenant(tenant).tenant_info().await.unwrap().name,
