@@ -10,6 +10,7 @@ mod engine;
 pub mod import;
 pub mod jobs;
 mod matcher;
+mod purge;
 pub mod settings;
 pub mod status;
 pub mod worker;

@@ -7,4 +7,5 @@ mod connect;
 mod dynamics;
 mod harness;
 mod import;
+mod purge;
 mod writeback;
