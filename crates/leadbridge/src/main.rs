@@ -5,6 +5,7 @@ mod database;
 mod emulator_cmd;
 mod match_cmd;
 mod migrate_cmd;
+mod worker_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,8 @@ enum Command {
     /// Set up an installation: tenants and users.
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
+    /// Run the sync workers only (schedule, syncs, writebacks); run several against PostgreSQL.
+    Worker(worker_cmd::WorkerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,5 +50,6 @@ fn main() -> anyhow::Result<()> {
         Command::Match(cmd) => match_cmd::run(cmd),
         Command::Migrate(args) => migrate_cmd::run(args),
         Command::Admin(cmd) => admin_cmd::run(cmd),
+        Command::Worker(args) => worker_cmd::run(args),
     }
 }

@@ -329,6 +329,12 @@ impl Db {
         open(&self.url).await
     }
 
+    /// Another store whose job claims hold for `lease` only, so an abandoned claim is taken
+    /// over quickly.
+    pub async fn reopen_with_lease(&self, lease: chrono::TimeDelta) -> Store {
+        open_with(&self.url, |options| options.queue.lease = lease).await
+    }
+
     pub async fn tenant(&self, name: &str, seats: u32) -> TenantId {
         self.store.create_tenant(name, seats).await.unwrap().id
     }
@@ -351,12 +357,17 @@ impl Db {
 }
 
 async fn open(url: &str) -> Store {
+    open_with(url, |_| {}).await
+}
+
+async fn open_with(url: &str, configure: impl FnOnce(&mut StoreOptions)) -> Store {
     let mut options = StoreOptions::new(url);
     options.max_connections = 5;
     // Retries come quickly so that tests see them; the policy itself is the store's.
     options.queue.backoff_base = chrono::TimeDelta::milliseconds(200);
     options.queue.backoff_cap = chrono::TimeDelta::seconds(2);
     options.keyring = Some(Arc::new(Keyring::single(1, &TEST_KEY).unwrap()));
+    configure(&mut options);
     Store::connect(options).await.unwrap()
 }
 

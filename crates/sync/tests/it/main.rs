@@ -8,4 +8,5 @@ mod dynamics;
 mod harness;
 mod import;
 mod purge;
+mod workers;
 mod writeback;
