@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use domain::crm::{CompanionApp, CrmAccount, CrmContact, CrmOpportunity, CrmUser};
+use domain::crm::{
+    CompanionApp, CrmAccount, CrmContact, CrmOpportunity, CrmOwner, CrmUser, OpportunityState,
+};
 use domain::ids::{SeatId, TenantId};
 use domain::import::{ImportInput, plan};
 use domain::matches::MatchIndex;
@@ -26,9 +28,15 @@ pub struct StagePreview {
     pub stage: PipelineStage,
     /// The stage's label, or "Not Sure".
     pub label: String,
+    /// Open opportunities owned by the CRM users of seats with sync on.
+    pub open_opportunities: usize,
+    /// Those past the stage (all of them for Not Sure).
+    pub qualifying_opportunities: usize,
     /// Saved accounts over all reps (one account saved for two reps counts twice).
     pub accounts: usize,
     pub leads: usize,
+    /// Seats with sync on and a CRM user: whose items these are.
+    pub seats: usize,
 }
 
 impl SyncEngine {
@@ -83,6 +91,45 @@ impl SyncEngine {
         Ok(app)
     }
 
+    /// The companion app as the org has it now (after the admin installed it by hand, say).
+    pub async fn companion_app(&self, tenant: TenantId) -> Result<CompanionApp> {
+        let info = self.live_connection(tenant).await?;
+        let crm = self.crm(tenant, &info).await?;
+        let app = crm.companion_app().await?;
+        if app != info.connection.companion_app {
+            self.tenant(tenant)
+                .set_companion_app(info.connection.id, &app)
+                .await?;
+        }
+        Ok(app)
+    }
+
+    /// What one stage choice would save, with the admin's current "auto sync all" answer (Yes
+    /// until answered).
+    pub async fn preview_stage(
+        &self,
+        tenant: TenantId,
+        stage: PipelineStage,
+    ) -> Result<StagePreview> {
+        let auto = self
+            .tenant(tenant)
+            .crm_settings()
+            .await?
+            .is_none_or(|s| s.auto_sync_all_seats);
+        self.preview(tenant, auto)
+            .await?
+            .into_iter()
+            .find(|p| p.stage == stage)
+            .ok_or_else(|| {
+                SyncError::Settings(vec![domain::settings::SettingsError::UnknownStage(
+                    match stage {
+                        PipelineStage::Stage(s) => s,
+                        PipelineStage::NotSure => 0,
+                    },
+                )])
+            })
+    }
+
     /// How many accounts and leads each stage choice would save, from what the last sync read.
     pub async fn preview(
         &self,
@@ -122,6 +169,14 @@ impl SyncEngine {
                 .iter()
                 .map(|s| (PipelineStage::Stage(s.value), s.label.clone())),
         );
+        let open: Vec<&CrmOpportunity> = opportunities
+            .iter()
+            .filter(|o| {
+                o.state == OpportunityState::Open
+                    && matches!(o.owner, CrmOwner::User(u) if synced.seats_of(u).next().is_some())
+            })
+            .collect();
+        let seat_count = synced.seats().count();
         let mut previews = Vec::with_capacity(choices.len());
         for (stage, label) in choices {
             let threshold: StageThreshold =
@@ -145,8 +200,14 @@ impl SyncEngine {
             previews.push(StagePreview {
                 stage,
                 label,
+                open_opportunities: open.len(),
+                qualifying_opportunities: open
+                    .iter()
+                    .filter(|o| threshold.admits(o.sales_stage))
+                    .count(),
                 accounts,
                 leads: planned.desired.len() - accounts,
+                seats: seat_count,
             });
         }
         Ok(previews)

@@ -451,6 +451,16 @@ async fn the_preview_counts_each_stage_choice_and_won_revenue_is_per_seat(db: Db
             PipelineStage::NotSure => vec![0, 1, 2, 3],
             PipelineStage::Stage(s) => ((s + 1)..=3).map(i64::from).collect(),
         };
+        let open = seed
+            .opportunities
+            .iter()
+            .filter(|o| reps.contains(&o.owner) && o.state == 0);
+        assert_eq!(preview.open_opportunities, open.clone().count());
+        assert_eq!(
+            preview.qualifying_opportunities,
+            open.filter(|o| past.contains(&o.sales_stage)).count()
+        );
+        assert_eq!(preview.seats, 2);
         let mut accounts = BTreeSet::new();
         let mut leads = BTreeSet::new();
         for o in seed
