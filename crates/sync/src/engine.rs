@@ -15,7 +15,9 @@ use secrecy::{ExposeSecret, SecretString};
 use store::crm::ConnectionInfo;
 use store::{Store, StoreError, TenantStore};
 
-use crate::crm::{ConnectionProblem, ConnectionTarget, Credentials, Crm, CrmConnector, CrmError};
+use crate::crm::{
+    ConnectionProblem, ConnectionTarget, Credentials, Crm, CrmConnector, CrmError, TransportCounts,
+};
 
 /// How the engine runs.
 #[derive(Clone, Debug)]
@@ -110,6 +112,8 @@ struct Open {
     crm: Arc<dyn Crm>,
     /// The signed-in admin's refresh token as last stored, to notice another process rotated it.
     credential: Option<String>,
+    /// Transport counts already turned into metrics.
+    counted: TransportCounts,
 }
 
 /// The sync engine. Cheap to clone.
@@ -181,6 +185,7 @@ impl SyncEngine {
                 connection: id,
                 crm: crm.clone(),
                 credential,
+                counted: TransportCounts::default(),
             },
         );
         Ok(crm)
@@ -287,6 +292,20 @@ impl SyncEngine {
             .secret(previous.connection, REFRESH_TOKEN)
             .await?;
         Ok(stored.is_some_and(|s| s.expose_secret() != used))
+    }
+
+    /// Adds what the connection's client counted since last time to the metrics.
+    pub(crate) fn count_transport(&self, tenant: TenantId) {
+        let mut open = self.lock();
+        let Some(open) = open.get_mut(&tenant) else {
+            return;
+        };
+        let now = open.crm.transport_counts();
+        crate::telemetry::crm_transport(
+            now.throttled.saturating_sub(open.counted.throttled),
+            now.retries.saturating_sub(open.counted.retries),
+        );
+        open.counted = now;
     }
 
     /// Forgets the tenant's open connection (disconnect, new credentials).

@@ -20,6 +20,7 @@ use domain::tenant::Seat;
 use futures_util::StreamExt;
 use store::crm::{ConnectionInfo, MirrorRow, Mirrored};
 use store::sync_runs::{SyncLease, SyncOutcome, SyncRunId};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::crm::{Crm, CrmError, CrmErrorKind, CrmPage, Pages};
@@ -138,7 +139,11 @@ impl SyncEngine {
             total: None,
         };
         tracing::info!(%tenant, sync = %run.id, ?trigger, "sync started");
-        let outcome = self.sync(&info, &mut run).await;
+        let clock = std::time::Instant::now();
+        let span = tracing::info_span!("sync", %tenant, sync = %run.id);
+        let outcome = self.sync(&info, &mut run).instrument(span).await;
+        crate::telemetry::sync_finished(outcome.is_ok(), clock.elapsed());
+        self.count_transport(tenant);
         let mut store = self.tenant(tenant);
         match &outcome {
             Ok(()) => {
@@ -288,7 +293,9 @@ impl SyncEngine {
                         .await?;
                 }
             }
-            run.done += (page.upserts.len() + page.deletes.len()) as u64;
+            let applied = page.upserts.len() + page.deletes.len();
+            crate::telemetry::rows_read(table, applied + bad.len());
+            run.done += applied as u64;
             if full {
                 seen.extend(page.upserts.iter().map(|m| m.row.row_id()));
                 // A full read's token is stored only after the sweep below.
@@ -299,6 +306,7 @@ impl SyncEngine {
             self.tenant(run.tenant)
                 .apply_crm_page(run.connection, &page)
                 .await?;
+            crate::telemetry::rows_applied(table, applied);
             self.progress(run, phase).await?;
         }
         if unreadable > LISTED_PER_TABLE {

@@ -13,6 +13,7 @@ mod matcher;
 mod purge;
 pub mod settings;
 pub mod status;
+mod telemetry;
 pub mod worker;
 pub mod writeback;
 

@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use store::jobs::{ClaimedJob, Job, Retry};
 use store::writeback::WritebackJob;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::engine::{Result, SyncEngine};
 use crate::import::SyncRunResult;
@@ -54,6 +55,15 @@ impl SyncEngine {
         loop {
             if let Err(e) = self.schedule_due().await {
                 tracing::warn!(error = %e, "scheduling syncs failed");
+            }
+            match self.store.queue_stats().await {
+                Ok(stats) => {
+                    let age = stats
+                        .oldest_queued_at
+                        .and_then(|at| (self.store.now() - at).to_std().ok());
+                    crate::telemetry::queue(&stats, age);
+                }
+                Err(e) => tracing::warn!(error = %e, "reading the queue failed"),
             }
             if pause(&mut shutdown, tick).await {
                 return Ok(());
@@ -189,7 +199,16 @@ impl SyncEngine {
                     let context = context.as_ref();
                     async move {
                         let outcome = match job.decode::<WritebackJob>() {
-                            Ok(writeback) => self.run_writeback(tenant, context, &writeback).await,
+                            Ok(writeback) => {
+                                let span = tracing::info_span!(
+                                    "writeback",
+                                    %tenant,
+                                    activity = %writeback.activity
+                                );
+                                self.run_writeback(tenant, context, &writeback)
+                                    .instrument(span)
+                                    .await
+                            }
                             Err(e) => Err(e.into()),
                         };
                         let done = match outcome {
@@ -217,6 +236,7 @@ impl SyncEngine {
                     }
                 })
                 .await;
+            self.count_transport(tenant);
         }
     }
 }

@@ -263,7 +263,7 @@ impl SyncEngine {
         let state = store.writeback_record(written.id).await?.map(|r| r.state);
         match state {
             Some(WritebackState::Pending) => {
-                store
+                let state = store
                     .apply_writeback_event(
                         written.id,
                         &WritebackEvent::Written {
@@ -272,6 +272,7 @@ impl SyncEngine {
                         },
                     )
                     .await?;
+                crate::telemetry::writeback(&state);
                 let now = store.activity(written.id).await?;
                 if now.is_some_and(|a| a.body != written.body) {
                     store
@@ -354,7 +355,11 @@ impl SyncEngine {
         event: &WritebackEvent,
     ) -> Result<()> {
         match store.apply_writeback_event(id, event).await {
-            Ok(_) | Err(StoreError::Invalid(_)) => Ok(()),
+            Ok(state) => {
+                crate::telemetry::writeback(&state);
+                Ok(())
+            }
+            Err(StoreError::Invalid(_)) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
@@ -442,6 +447,7 @@ impl SyncEngine {
                 },
             )
             .await?;
+        crate::telemetry::writeback(&state);
         if let ActivityAbout::Person(person) = item.about {
             self.rematch_person(tenant, person).await?;
         }

@@ -35,7 +35,7 @@ use uuid::Uuid;
 use super::{
     CheckOutcome, ConnectionProblem, ConnectionTarget, Credentials, Crm, CrmActivityRow,
     CrmConnector, CrmError, CrmErrorKind, CrmIdentity, CrmPage, Deleted, NewCrmPerson, Pages,
-    Preflight, PreflightCheck, Read, RowCount, SignInStarted,
+    Preflight, PreflightCheck, Read, RowCount, SignInStarted, TransportCounts,
 };
 
 /// The alternate-key column of the companion app's activity tables.
@@ -1062,6 +1062,14 @@ impl Crm for DynamicsCrm {
         self.create_with_id("lead", person.id, row)
             .await
             .map(CrmLeadId)
+    }
+
+    fn transport_counts(&self) -> TransportCounts {
+        let stats = self.client.throttle_stats();
+        TransportCounts {
+            throttled: stats.throttled,
+            retries: stats.retries,
+        }
     }
 
     async fn rotated_credential(&self) -> Option<SecretString> {

@@ -136,6 +136,13 @@ pub struct CrmActivityRow {
     pub state: CrmActivityState,
 }
 
+/// Cumulative counts of a connection's traffic trouble.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransportCounts {
+    pub throttled: u64,
+    pub retries: u64,
+}
+
 /// What deleting an activity found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Deleted {
@@ -192,6 +199,10 @@ pub trait Crm: Send + Sync + fmt::Debug {
     /// Creates a contact (or finds the one a previous attempt created with the same id).
     async fn create_contact(&self, person: &NewCrmPerson) -> Result<CrmContactId, CrmError>;
     async fn create_lead(&self, person: &NewCrmPerson) -> Result<CrmLeadId, CrmError>;
+
+    /// How often the CRM throttled this connection and how many requests were sent again, since
+    /// it was opened.
+    fn transport_counts(&self) -> TransportCounts;
 
     /// A credential the CRM rotated while being used (a signed-in admin's refresh token), to
     /// store in place of the one the connection was opened with.

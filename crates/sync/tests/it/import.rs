@@ -84,15 +84,21 @@ pub async fn connected_org(db: &Db, e: &Emulator, stage: PipelineStage) -> Org {
     }
 }
 
+/// Runs a sync now, waiting for one that background workers may be running to finish first.
 pub async fn sync(org: &Org) -> store::sync_runs::SyncRun {
-    let SyncRunResult::Finished(run) = org
-        .engine
-        .run_sync(org.tenant, Trigger::SyncNow)
-        .await
-        .unwrap()
-    else {
-        panic!("the sync did not run");
-    };
+    let run = crate::harness::eventually("the tenant to be free to sync", || async {
+        match org
+            .engine
+            .run_sync(org.tenant, Trigger::SyncNow)
+            .await
+            .unwrap()
+        {
+            SyncRunResult::Finished(run) => Some(run),
+            SyncRunResult::Busy => None,
+            SyncRunResult::NotConnected => panic!("not connected"),
+        }
+    })
+    .await;
     let run = org
         .engine
         .store()

@@ -8,5 +8,6 @@ mod dynamics;
 mod harness;
 mod import;
 mod purge;
+mod telemetry;
 mod workers;
 mod writeback;
