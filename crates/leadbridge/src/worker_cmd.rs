@@ -35,6 +35,13 @@ pub struct WorkerArgs {
     /// Accept CRM orgs outside Dynamics 365 online (the emulator). For tests and demos only.
     #[arg(long)]
     allow_non_dynamics_host: bool,
+    /// How long a claimed job is held before another worker may take it over (a worker that died
+    /// holding it), in seconds.
+    #[arg(long, default_value_t = 300)]
+    job_lease_seconds: u64,
+    /// How long a tenant's sync lease holds without renewal, in seconds.
+    #[arg(long, default_value_t = 120)]
+    sync_lease_seconds: u64,
     /// This process's name in job claims and leases [default: worker-<pid>-<random>].
     #[arg(long)]
     name: Option<String>,
@@ -66,6 +73,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     let url = args.database.url();
     let mut options = StoreOptions::new(url.clone());
     options.keyring = Some(Arc::new(keyring));
+    options.queue.lease = seconds(args.job_lease_seconds);
     let store = Store::connect(options)
         .await
         .with_context(|| format!("cannot open {}", store::redact_url(&url)))?;
@@ -101,6 +109,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     });
     let mut config = EngineConfig {
         sync_interval: Duration::from_secs(args.sync_interval_seconds.max(1)),
+        sync_lease: seconds(args.sync_lease_seconds),
         ..EngineConfig::default()
     };
     if let Some(name) = args.name {
@@ -121,6 +130,13 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("worker stopped");
     Ok(())
+}
+
+fn seconds(n: u64) -> chrono::TimeDelta {
+    i64::try_from(n.max(1))
+        .ok()
+        .and_then(chrono::TimeDelta::try_seconds)
+        .unwrap_or(chrono::TimeDelta::MAX)
 }
 
 /// Ctrl-C, or SIGTERM from a service manager or container runtime.

@@ -145,6 +145,17 @@ impl SyncEngine {
         let Some(context) = context.filter(|c| !c.first_sync_pending) else {
             return Ok(JobOutcome::Done);
         };
+        // A row can exist in the CRM only if a write was attempted before.
+        let written_before = record.timeline.iter().any(|entry| {
+            matches!(
+                entry.event,
+                Some(
+                    WritebackEvent::Written { .. }
+                        | WritebackEvent::Failed { .. }
+                        | WritebackEvent::Resolved { .. }
+                )
+            )
+        });
         let state = match record.state {
             // Failed during a write it is pending again, during a removal it is to be removed.
             WritebackState::Failed { .. } => {
@@ -155,7 +166,10 @@ impl SyncEngine {
             other => other,
         };
         let outcome = match state {
-            WritebackState::Pending => self.write(tenant, context, activity_id).await?,
+            WritebackState::Pending => {
+                self.write(tenant, context, activity_id, written_before)
+                    .await?
+            }
             WritebackState::RemovalPending => {
                 self.remove(tenant, context, activity_id, &record.key, record.kind)
                     .await?
@@ -219,6 +233,7 @@ impl SyncEngine {
         tenant: TenantId,
         context: &TenantContext,
         id: ActivityId,
+        written_before: bool,
     ) -> Result<JobOutcome> {
         let mut store = self.tenant(tenant);
         let Some(activity) = store.activity(id).await? else {
@@ -236,7 +251,7 @@ impl SyncEngine {
             }
             WritebackDecision::Write(plan) => plan,
         };
-        match context.crm.upsert_activity(&plan).await {
+        match context.crm.upsert_activity(&plan, written_before).await {
             Ok(crm_activity) => {
                 self.after_write(tenant, context, &activity, &plan, crm_activity)
                     .await?;
@@ -437,7 +452,7 @@ impl SyncEngine {
         // but still links the activity.
         plan.regarding = Some(regarding);
         plan.state = domain::writeback::CrmActivityState::Completed;
-        context.crm.upsert_activity(&plan).await?;
+        context.crm.upsert_activity(&plan, true).await?;
         let state = store
             .apply_writeback_event(
                 activity,

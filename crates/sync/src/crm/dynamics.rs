@@ -638,6 +638,24 @@ impl DynamicsCrm {
         }
     }
 
+    /// Reopens the activity if it exists completed: Dynamics lets nobody change a closed one.
+    async fn reopen(
+        &self,
+        client: &Client,
+        table: &Table,
+        key: &ExternalKey,
+    ) -> Result<(), CrmError> {
+        if let Some((row, id)) = self.find_activity(table, key).await?
+            && row.int("statecode") != Some(0)
+        {
+            client
+                .update(table, id, &json!({"statecode": 0, "statuscode": 1}))
+                .await
+                .map_err(crm_error)?;
+        }
+        Ok(())
+    }
+
     /// The `@odata.bind` pair that links an activity of `table` to a record.
     fn regarding_bind(table: &Table, regarding: Regarding) -> (String, String) {
         let (target, set, id) = match regarding {
@@ -934,7 +952,11 @@ impl Crm for DynamicsCrm {
         Ok(columns)
     }
 
-    async fn upsert_activity(&self, plan: &WritebackPlan) -> Result<CrmActivityId, CrmError> {
+    async fn upsert_activity(
+        &self,
+        plan: &WritebackPlan,
+        written_before: bool,
+    ) -> Result<CrmActivityId, CrmError> {
         let table = self.activity_table(plan.kind).await?;
         let client = match plan.on_behalf_of {
             Some(rep) => match self.object_id(rep).await? {
@@ -943,14 +965,8 @@ impl Crm for DynamicsCrm {
             },
             None => self.client.clone(),
         };
-        // A completed activity is read-only in Dynamics: reopen it before changing it.
-        if let Some((row, id)) = self.find_activity(&table, &plan.key).await?
-            && row.int("statecode") != Some(0)
-        {
-            client
-                .update(&table, id, &json!({"statecode": 0, "statuscode": 1}))
-                .await
-                .map_err(crm_error)?;
+        if written_before {
+            self.reopen(&client, &table, &plan.key).await?;
         }
         let mut row = json!({
             "subject": plan.subject,
@@ -966,7 +982,16 @@ impl Crm for DynamicsCrm {
             row[bind] = json!(target);
         }
         let key = Key::alternate(EXTERNAL_KEY_COLUMN, plan.key.as_str());
-        let upserted = client.upsert(&table, &key, &row).await.map_err(crm_error)?;
+        let upserted = match client.upsert(&table, &key, &row).await {
+            // A first write can still find a completed row: an attempt whose worker died after
+            // writing it. Dynamics refuses changes to a completed activity; reopen and write again.
+            Err(dataverse::Error::Validation(_)) if !written_before => {
+                self.reopen(&client, &table, &plan.key).await?;
+                client.upsert(&table, &key, &row).await
+            }
+            other => other,
+        }
+        .map_err(crm_error)?;
         let id = match upserted.id {
             Some(id) => id,
             None => {

@@ -183,8 +183,13 @@ pub trait Crm: Send + Sync + fmt::Debug {
     async fn money_columns(&self) -> Result<Vec<MoneyColumn>, CrmError>;
 
     /// Writes an activity by its key: created or updated in place, never duplicated; owner,
-    /// link, texts (and the overflow note) and state as planned.
-    async fn upsert_activity(&self, plan: &WritebackPlan) -> Result<CrmActivityId, CrmError>;
+    /// link, texts (and the overflow note) and state as planned. `written_before` says the row
+    /// may exist already (it was written, or an attempt failed), which costs a read first.
+    async fn upsert_activity(
+        &self,
+        plan: &WritebackPlan,
+        written_before: bool,
+    ) -> Result<CrmActivityId, CrmError>;
     async fn activity(
         &self,
         kind: ActivityKind,

@@ -261,8 +261,8 @@ async fn an_activity_is_written_once_by_its_key_with_owner_link_state_and_full_t
         }),
         occurred_at: chrono::Utc::now(),
     };
-    let first = crm.upsert_activity(&plan).await.unwrap();
-    let again = crm.upsert_activity(&plan).await.unwrap();
+    let first = crm.upsert_activity(&plan, false).await.unwrap();
+    let again = crm.upsert_activity(&plan, false).await.unwrap();
     assert_eq!(first, again);
     let rows = e
         .get(&format!(
@@ -307,7 +307,7 @@ async fn an_activity_is_written_once_by_its_key_with_owner_link_state_and_full_t
     plan.state = CrmActivityState::Open;
     plan.description = "shorter".into();
     plan.overflow = None;
-    assert_eq!(crm.upsert_activity(&plan).await.unwrap(), first);
+    assert_eq!(crm.upsert_activity(&plan, true).await.unwrap(), first);
     let read = crm
         .activity(ActivityKind::Note, &key)
         .await
@@ -323,7 +323,7 @@ async fn an_activity_is_written_once_by_its_key_with_owner_link_state_and_full_t
         kind: ActivityKind::InMail,
         ..plan
     };
-    let id = crm.upsert_activity(&plan).await.unwrap();
+    let id = crm.upsert_activity(&plan, false).await.unwrap();
     let row = e
         .get(&format!(
             "lb_inmails({})?$select=_createdby_value,_createdonbehalfby_value,_ownerid_value",
