@@ -7,6 +7,7 @@ mod import_cmd;
 mod match_cmd;
 mod migrate_cmd;
 mod serve_cmd;
+mod worker_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -37,6 +38,8 @@ enum Command {
     /// Set up an installation: tenants and users.
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
+    /// Run the sync workers only (schedule, syncs, writebacks); run several against PostgreSQL.
+    Worker(worker_cmd::WorkerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -55,5 +58,6 @@ fn main() -> anyhow::Result<()> {
         Command::Match(cmd) => match_cmd::run(cmd),
         Command::Migrate(args) => migrate_cmd::run(args),
         Command::Admin(cmd) => admin_cmd::run(cmd),
+        Command::Worker(args) => worker_cmd::run(args),
     }
 }

@@ -304,6 +304,20 @@ impl TenantStore {
         Ok(())
     }
 
+    /// Removes the company's automatic matches (before recording freshly computed ones).
+    pub async fn clear_automatic_company_matches(&mut self, company: CompanyId) -> Result<()> {
+        let tenant = self.tid();
+        sqlx::query(
+            "DELETE FROM company_matches WHERE tenant_id = $1 AND company_id = $2 \
+             AND origin IN ('scored', 'exact')",
+        )
+        .bind(tenant)
+        .bind(company.to_string())
+        .execute(&mut *self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
     pub async fn pin_company_match(
         &mut self,
         company: CompanyId,
