@@ -3,10 +3,12 @@
 mod admin_cmd;
 mod database;
 mod emulator_cmd;
+mod engine_args;
 mod import_cmd;
 mod match_cmd;
 mod migrate_cmd;
 mod serve_cmd;
+mod sync_control;
 mod worker_cmd;
 
 use clap::{Parser, Subcommand};

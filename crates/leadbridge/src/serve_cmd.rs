@@ -1,11 +1,16 @@
-//! `leadbridge serve`: the web UI and REST API against the configured database, migrated at start.
+//! `leadbridge serve`: the web UI and REST API against the configured database, migrated at
+//! start, with the sync workers in the same process unless `--no-workers`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use anyhow::Context;
 use clap::Args;
 use secrecy::SecretString;
 
 use crate::database::DatabaseArgs;
+use crate::engine_args::{EngineArgs, shutdown_signal};
+use crate::sync_control::EngineControl;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -26,9 +31,19 @@ pub struct ServeArgs {
     /// address from it rather than per proxy.
     #[arg(long)]
     trust_forwarded_for: bool,
+    /// Serve only; leave syncs and writebacks to `leadbridge worker` processes.
+    #[arg(long)]
+    no_workers: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut web = web::WebConfig::default();
     if args.secure_cookies {
         web.cookies = web::CookieSecurity::Always;
@@ -36,35 +51,43 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     web.trust_forwarded_for = args.trust_forwarded_for;
     let config = web::ServeConfig {
         listen: args.listen,
-        data_dir: args.database.data_dir,
-        database_url: args.database.database_url,
+        data_dir: args.database.data_dir.clone(),
+        database_url: args.database.database_url.clone(),
         secret_key: args.secret_key.map(SecretString::from),
         web,
     };
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async move { web::serve(config, shutdown_signal()).await })?;
-    Ok(())
-}
+    let store = web::server::open_store(&config).await?;
+    let built = args.engine.build(store.clone())?;
+    let engine = built.engine.clone();
+    let state =
+        web::AppState::new(store.clone(), config.web.clone()).with_sync(Arc::new(EngineControl {
+            engine: built.engine,
+            extra_ca_pems: built.extra_ca_pems,
+            sign_in_client_id: built.sign_in_client_id,
+        }));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, backend = ?store.backend(), "serving");
 
-/// Ctrl-C, or SIGTERM from a service manager or container runtime.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let workers = (!args.no_workers).then(|| {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { sync::worker::run_workers(&engine, shutdown).await })
+    });
+    let mut stopped = shutdown.clone();
+    let served = web::serve_on(listener, state, async move {
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = stopped.wait_for(|s| *s) => {}
         }
+    })
+    .await;
+    let _ = stop.send(true);
+    if let Some(workers) = workers {
+        workers.await??;
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    store.close().await;
+    served?;
+    Ok(())
 }

@@ -131,6 +131,9 @@ pub enum SyncError {
     /// Something already running (a sync) must finish first.
     #[error("{0}")]
     Busy(String),
+    /// A record the engine needed (e.g. the activity's writeback) does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -155,6 +158,7 @@ impl From<SyncError> for Problem {
                 }
             }
             SyncError::Busy(message) => Problem::new(ProblemCode::Conflict).detail(message),
+            SyncError::NotFound(what) => Problem::not_found(what),
             SyncError::Store(e) => e.into(),
         }
     }
