@@ -350,6 +350,15 @@ impl Table {
                     ));
                 }
             } else if a.targets.len() > 1 {
+                // Dataverse binds an owner as `ownerid@odata.bind` (its navigation property is
+                // typed `principal`); a user is what gets assigned in practice.
+                if a.attr_type == AttrType::Owner {
+                    out.push((
+                        a.logical_name.clone(),
+                        a.logical_name.clone(),
+                        "systemuser".into(),
+                    ));
+                }
                 for t in &a.targets {
                     out.push((
                         format!("{}_{t}", a.logical_name),

@@ -62,7 +62,7 @@ pub fn run(command: AdminCommand) -> anyhow::Result<()> {
 
 /// SQLite is migrated on first use like `serve` does; PostgreSQL is migrated explicitly with
 /// `leadbridge migrate`, so a rolling deploy decides when its schema changes.
-async fn open(database: &DatabaseArgs) -> anyhow::Result<Store> {
+pub(crate) async fn open(database: &DatabaseArgs) -> anyhow::Result<Store> {
     let url = database.url();
     let store = Store::connect(StoreOptions::new(url.clone()))
         .await

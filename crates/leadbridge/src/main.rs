@@ -3,8 +3,13 @@
 mod admin_cmd;
 mod database;
 mod emulator_cmd;
+mod engine_args;
+mod import_cmd;
 mod match_cmd;
 mod migrate_cmd;
+mod serve_cmd;
+mod sync_control;
+mod worker_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +26,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the web UI and the REST API (runs pending migrations first).
+    Serve(serve_cmd::ServeArgs),
+    /// Import people or companies into a tenant's directory from a file (all or nothing).
+    Import(import_cmd::ImportArgs),
     /// Run the standalone Dataverse Web API + Entra ID emulator.
     Emulator(emulator_cmd::EmulatorArgs),
     /// Match people or companies between two NDJSON files (for evaluating the matching engine).
@@ -31,6 +40,8 @@ enum Command {
     /// Set up an installation: tenants and users.
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
+    /// Run the sync workers only (schedule, syncs, writebacks); run several against PostgreSQL.
+    Worker(worker_cmd::WorkerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,9 +54,12 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Import(args) => import_cmd::run(args),
         Command::Emulator(args) => emulator_cmd::run(args),
         Command::Match(cmd) => match_cmd::run(cmd),
         Command::Migrate(args) => migrate_cmd::run(args),
         Command::Admin(cmd) => admin_cmd::run(cmd),
+        Command::Worker(args) => worker_cmd::run(args),
     }
 }

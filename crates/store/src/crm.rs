@@ -964,6 +964,24 @@ impl TenantStore {
         rows.iter().map(R::from_row).collect()
     }
 
+    /// The ids of every mirrored row of a table under the connection (what a full read compares
+    /// against to find the rows deleted while no delta token was kept).
+    pub async fn crm_row_ids<R: MirrorRow>(
+        &mut self,
+        connection: CrmConnectionId,
+    ) -> Result<Vec<Uuid>> {
+        let tenant = self.tid();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM {} WHERE tenant_id = $1 AND connection_id = $2",
+            R::SQL_TABLE
+        )))
+        .bind(tenant)
+        .bind(connection.to_string())
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter().map(|row| row.uuid("id")).collect()
+    }
+
     /// One mirrored row and the row as read.
     pub async fn crm_row<R: MirrorRow>(
         &mut self,

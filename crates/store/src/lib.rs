@@ -216,7 +216,8 @@ impl Store {
         self.pool.close().await;
     }
 
-    pub(crate) fn keyring(&self) -> Result<&Keyring> {
+    /// The keys CRM secrets are sealed with (the sync engine also seals a pending sign-in with them).
+    pub fn keyring(&self) -> Result<&Keyring> {
         self.keyring
             .as_deref()
             .ok_or(StoreError::Secret(secrets::SecretError::NoKeyring))

@@ -304,6 +304,20 @@ impl TenantStore {
         Ok(())
     }
 
+    /// Removes the company's automatic matches (before recording freshly computed ones).
+    pub async fn clear_automatic_company_matches(&mut self, company: CompanyId) -> Result<()> {
+        let tenant = self.tid();
+        sqlx::query(
+            "DELETE FROM company_matches WHERE tenant_id = $1 AND company_id = $2 \
+             AND origin IN ('scored', 'exact')",
+        )
+        .bind(tenant)
+        .bind(company.to_string())
+        .execute(&mut *self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
     pub async fn pin_company_match(
         &mut self,
         company: CompanyId,
@@ -413,5 +427,56 @@ impl TenantStore {
         rows.iter()
             .map(|row| Ok((row.id("subject_id")?, row.id("crm_id")?)))
             .collect()
+    }
+}
+
+impl TenantStore {
+    /// The matches of the given people (a page of a list), in one query per chunk of ids.
+    pub async fn person_matches_of(&mut self, people: &[PersonId]) -> Result<Vec<PersonMatch>> {
+        let tenant = self.tid();
+        let mut conn = self.conn().await?;
+        let mut out = Vec::new();
+        for chunk in people.chunks(chunk_rows(1)) {
+            let sql = format!(
+                "SELECT person_id, crm_table, crm_id, confidence, origin, explanation \
+                 FROM person_matches WHERE tenant_id = $1 AND person_id IN ({}) \
+                 ORDER BY person_id, crm_table, crm_id",
+                crate::db::list_placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.clone());
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                out.push(person_match(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The matches of the given companies, in one query per chunk of ids.
+    pub async fn company_matches_of(
+        &mut self,
+        companies: &[CompanyId],
+    ) -> Result<Vec<CompanyMatch>> {
+        let tenant = self.tid();
+        let mut conn = self.conn().await?;
+        let mut out = Vec::new();
+        for chunk in companies.chunks(chunk_rows(1)) {
+            let sql = format!(
+                "SELECT company_id, account_id, confidence, origin, explanation \
+                 FROM company_matches WHERE tenant_id = $1 AND company_id IN ({}) \
+                 ORDER BY company_id, account_id",
+                crate::db::list_placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.clone());
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                out.push(company_match(&row)?);
+            }
+        }
+        Ok(out)
     }
 }

@@ -14,6 +14,7 @@ pub const MAX_LIMIT: u32 = 500;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -28,6 +29,32 @@ impl PageQuery {
             Some(_) => Err(Problem::new(ProblemCode::InvalidQuery)
                 .field("limit", format!("must be between 1 and {MAX_LIMIT}"))),
         }
+    }
+}
+
+impl PageQuery {
+    /// A page of a list held in memory; the cursor is where the next page starts.
+    pub fn slice<T>(&self, items: Vec<T>) -> Result<Page<T>, Problem> {
+        let limit = usize::try_from(self.limit()?).unwrap_or(usize::MAX);
+        let start = match self.cursor.as_deref() {
+            None => 0,
+            Some(cursor) => cursor
+                .parse::<usize>()
+                .ok()
+                .filter(|start| *start <= items.len())
+                .ok_or_else(|| {
+                    Problem::new(ProblemCode::InvalidQuery).field(
+                        "cursor",
+                        "not a cursor of this list; start again without one",
+                    )
+                })?,
+        };
+        let end = start.saturating_add(limit).min(items.len());
+        let next_cursor = (end < items.len()).then(|| end.to_string());
+        Ok(Page {
+            items: items.into_iter().skip(start).take(end - start).collect(),
+            next_cursor,
+        })
     }
 }
 
@@ -54,5 +81,35 @@ mod tests {
         assert_eq!(q(500).limit().unwrap(), 500);
         assert_eq!(q(0).limit().unwrap_err().errors[0].path, "limit");
         assert!(q(501).limit().is_err());
+    }
+
+    #[test]
+    fn slices_walk_the_whole_list_once() {
+        let query = |cursor: Option<String>| PageQuery {
+            limit: Some(2),
+            cursor,
+        };
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = query(cursor).slice((0..5).collect::<Vec<_>>()).unwrap();
+            seen.extend(page.items);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, [0, 1, 2, 3, 4]);
+        for bad in ["x", "6", "-1"] {
+            let p = query(Some(bad.into())).slice(vec![1, 2, 3]).unwrap_err();
+            assert_eq!(p.errors[0].path, "cursor");
+        }
+        assert!(
+            query(None)
+                .slice(Vec::<u8>::new())
+                .unwrap()
+                .next_cursor
+                .is_none()
+        );
     }
 }

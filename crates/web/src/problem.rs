@@ -4,6 +4,7 @@
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
+use store::StoreError;
 use utoipa::ToSchema;
 
 /// The stable codes of the API. Adding one is fine; renaming or removing one breaks clients.
@@ -19,16 +20,22 @@ pub enum ProblemCode {
     ValidationFailed,
     UnsupportedMediaType,
     PayloadTooLarge,
+    /// The body could not be read to its end (the connection broke, or a bad transfer encoding).
+    UnreadableBody,
     /// No credentials, or credentials that are wrong or expired.
     Unauthenticated,
     /// Authenticated, but this route needs a role the caller does not have.
     Forbidden,
+    /// A write signed in by a browser session without the session's CSRF token.
+    CsrfFailed,
     NotFound,
     MethodNotAllowed,
     /// The request conflicts with the current state (e.g. a duplicate email).
     Conflict,
     /// The action needs a CRM connection and there is none.
     NotConnected,
+    /// The CRM answered with an error; `detail` and `next_step` use the documented wording.
+    CrmError,
     /// Too many attempts; `Retry-After` says when to try again.
     TooManyRequests,
     /// Our fault; the cause is logged, never sent.
@@ -44,12 +51,15 @@ impl ProblemCode {
             ProblemCode::ValidationFailed => "validation_failed",
             ProblemCode::UnsupportedMediaType => "unsupported_media_type",
             ProblemCode::PayloadTooLarge => "payload_too_large",
+            ProblemCode::UnreadableBody => "unreadable_body",
             ProblemCode::Unauthenticated => "unauthenticated",
             ProblemCode::Forbidden => "forbidden",
+            ProblemCode::CsrfFailed => "csrf_failed",
             ProblemCode::NotFound => "not_found",
             ProblemCode::MethodNotAllowed => "method_not_allowed",
             ProblemCode::Conflict => "conflict",
             ProblemCode::NotConnected => "not_connected",
+            ProblemCode::CrmError => "crm_error",
             ProblemCode::TooManyRequests => "too_many_requests",
             ProblemCode::Internal => "internal",
         }
@@ -57,18 +67,21 @@ impl ProblemCode {
 
     pub fn status(self) -> StatusCode {
         match self {
-            ProblemCode::MalformedJson | ProblemCode::InvalidQuery => StatusCode::BAD_REQUEST,
+            ProblemCode::MalformedJson
+            | ProblemCode::InvalidQuery
+            | ProblemCode::UnreadableBody => StatusCode::BAD_REQUEST,
             ProblemCode::InvalidBody | ProblemCode::ValidationFailed => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ProblemCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ProblemCode::Forbidden => StatusCode::FORBIDDEN,
+            ProblemCode::Forbidden | ProblemCode::CsrfFailed => StatusCode::FORBIDDEN,
             ProblemCode::NotFound => StatusCode::NOT_FOUND,
             ProblemCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemCode::Conflict | ProblemCode::NotConnected => StatusCode::CONFLICT,
             ProblemCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ProblemCode::CrmError => StatusCode::BAD_GATEWAY,
             ProblemCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,12 +94,15 @@ impl ProblemCode {
             ProblemCode::ValidationFailed => "Some values are not acceptable.",
             ProblemCode::UnsupportedMediaType => "The request body has an unsupported media type.",
             ProblemCode::PayloadTooLarge => "The request body is too large.",
+            ProblemCode::UnreadableBody => "The request body could not be read.",
             ProblemCode::Unauthenticated => "Sign in or send a valid API token.",
             ProblemCode::Forbidden => "You do not have access to this.",
+            ProblemCode::CsrfFailed => "The request is missing its CSRF token.",
             ProblemCode::NotFound => "Not found.",
             ProblemCode::MethodNotAllowed => "This method is not allowed here.",
             ProblemCode::Conflict => "This conflicts with the current state.",
             ProblemCode::NotConnected => "No CRM is connected.",
+            ProblemCode::CrmError => "The CRM reported an error.",
             ProblemCode::TooManyRequests => "Too many attempts. Try again later.",
             ProblemCode::Internal => "Something went wrong on our side.",
         }
@@ -96,9 +112,13 @@ impl ProblemCode {
 /// One field-level complaint inside a problem: where (a JSON pointer-like path) and what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
-    /// Where the value is, e.g. `writeback.items[1]` or the query parameter name.
+    /// Where the value is, e.g. `writeback.items[1]` or the query parameter name; in an import,
+    /// `[4].email` is the fifth record's email.
     pub path: String,
     pub message: String,
+    /// In an NDJSON or CSV import, the line of the file the record is on (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
 }
 
 /// The problem+json body as it goes on the wire (and into the OpenAPI document).
@@ -156,7 +176,13 @@ impl Problem {
         self.errors.push(FieldError {
             path: path.into(),
             message: message.into(),
+            line: None,
         });
+        self
+    }
+
+    pub fn fields(mut self, errors: impl IntoIterator<Item = FieldError>) -> Problem {
+        self.errors.extend(errors);
         self
     }
 
@@ -206,7 +232,30 @@ impl IntoResponse for Problem {
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if self.code == ProblemCode::Unauthenticated {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"leadbridge\""),
+            );
+        }
         response
+    }
+}
+
+/// Store errors as the client sees them: what it can act on is named, the rest is logged.
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Problem {
+        match error {
+            StoreError::NotFound(what) => Problem::not_found(what),
+            StoreError::Conflict(message) => Problem::new(ProblemCode::Conflict).detail(message),
+            StoreError::NoSeatLeft { .. } => Problem::new(ProblemCode::Conflict)
+                .detail(error.to_string())
+                .next_step("Release a seat or raise the contract's seat count."),
+            StoreError::Invalid(message) => {
+                Problem::new(ProblemCode::ValidationFailed).detail(message)
+            }
+            other => Problem::internal(&other),
+        }
     }
 }
 

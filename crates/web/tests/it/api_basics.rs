@@ -1,12 +1,12 @@
 //! The API's shared behaviour: the OpenAPI document, the reference page, problem+json for
 //! unknown routes and wrong methods.
 
-use crate::Server;
+use crate::harness::{TestApp, problem};
 use serde_json::Value;
 
 #[tokio::test]
 async fn openapi_document_describes_the_running_routes() {
-    let s = Server::start(web::api::router()).await;
+    let s = TestApp::sqlite().await;
     let r = s
         .http
         .get(s.url("/api/v1/openapi.json"))
@@ -33,7 +33,7 @@ async fn openapi_document_describes_the_running_routes() {
 
 #[tokio::test]
 async fn reference_page_lists_every_operation() {
-    let s = Server::start(web::api::router()).await;
+    let s = TestApp::sqlite().await;
     let r = s.http.get(s.url("/api/v1/docs")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(
@@ -49,15 +49,10 @@ async fn reference_page_lists_every_operation() {
 
 #[tokio::test]
 async fn unknown_routes_and_wrong_methods_are_problems() {
-    let s = Server::start(web::api::router()).await;
+    let s = TestApp::sqlite().await;
     let r = s.http.get(s.url("/api/v1/nope")).send().await.unwrap();
-    assert_eq!(r.status(), 404);
-    assert_eq!(r.headers()["content-type"], "application/problem+json");
-    let p: Value = r.json().await.unwrap();
-    assert_eq!(p["code"], "not_found");
+    problem(r, 404, "not_found").await;
 
     let r = s.http.delete(s.url("/api/v1/health")).send().await.unwrap();
-    assert_eq!(r.status(), 405);
-    let p: Value = r.json().await.unwrap();
-    assert_eq!(p["code"], "method_not_allowed");
+    problem(r, 405, "method_not_allowed").await;
 }

@@ -1,0 +1,455 @@
+//! Workspace people and companies matched to the CRM's contacts, leads and accounts with the
+//! matching engine: records converted both ways, reps' rejections replayed, and the automatic
+//! matches that changed since the last sync worked out. No IO.
+//!
+//! A person a rep pinned keeps the pin (it outranks anything automatic), and people and companies
+//! the import created from a CRM row already carry that link, so neither is matched again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use domain::crm::{CrmAccount, CrmContact, CrmLead, CrmPersonRef};
+use domain::directory::{Company, CompanyOrigin, Person, PersonOrigin};
+use domain::ids::{CompanyId, CrmAccountId, CrmContactId, CrmLeadId, PersonId};
+use domain::matches::{CompanyMatch, Confidence, MatchOrigin, PersonMatch};
+use matching::{CompanyIndex, MatchOutcome, Method, PeopleIndex};
+use uuid::Uuid;
+
+const CONTACT: &str = "contact:";
+const LEAD: &str = "lead:";
+
+fn person_key(crm: CrmPersonRef) -> String {
+    match crm {
+        CrmPersonRef::Contact(c) => format!("{CONTACT}{}", c.0),
+        CrmPersonRef::Lead(l) => format!("{LEAD}{}", l.0),
+    }
+}
+
+fn person_ref(key: &str) -> Option<CrmPersonRef> {
+    if let Some(id) = key.strip_prefix(CONTACT) {
+        return Uuid::parse_str(id)
+            .ok()
+            .map(|id| CrmPersonRef::Contact(CrmContactId(id)));
+    }
+    key.strip_prefix(LEAD)
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .map(|id| CrmPersonRef::Lead(CrmLeadId(id)))
+}
+
+/// "City, Country" as the mirror keeps it, back into its two parts.
+fn city_country(location: Option<&str>) -> (Option<String>, Option<String>) {
+    let Some(location) = location else {
+        return (None, None);
+    };
+    match location.rsplit_once(',') {
+        Some((city, country)) => (
+            Some(city.trim().to_owned()).filter(|s| !s.is_empty()),
+            Some(country.trim().to_owned()).filter(|s| !s.is_empty()),
+        ),
+        None => (None, Some(location.trim().to_owned())),
+    }
+}
+
+fn contact_record(
+    contact: &CrmContact,
+    accounts: &BTreeMap<CrmAccountId, CrmAccount>,
+) -> matching::PersonRecord {
+    let (city, country) = city_country(contact.location.as_deref());
+    matching::PersonRecord {
+        id: person_key(CrmPersonRef::Contact(contact.id)),
+        full_name: Some(contact.full_name.clone()),
+        email: contact.email.clone(),
+        phone: contact.phone.clone(),
+        title: contact.job_title.clone(),
+        company: contact
+            .account
+            .and_then(|a| accounts.get(&a))
+            .map(|a| a.name.clone()),
+        city,
+        country,
+        ..Default::default()
+    }
+}
+
+fn lead_record(lead: &CrmLead) -> matching::PersonRecord {
+    matching::PersonRecord {
+        id: person_key(CrmPersonRef::Lead(lead.id)),
+        full_name: Some(lead.full_name.clone()),
+        email: lead.email.clone(),
+        phone: lead.phone.clone(),
+        title: lead.job_title.clone(),
+        company: lead.company_name.clone(),
+        ..Default::default()
+    }
+}
+
+fn workspace_person(person: &Person) -> matching::PersonRecord {
+    let (city, country) = city_country(person.location.as_deref());
+    matching::PersonRecord {
+        id: person.id.0.to_string(),
+        full_name: Some(person.full_name.clone()),
+        email: person.email.clone(),
+        phone: person.phone.clone(),
+        title: person.title.clone(),
+        company: person.company_name.clone(),
+        city,
+        country,
+        profile_url: person.profile_url.clone(),
+        ..Default::default()
+    }
+}
+
+fn account_record(account: &CrmAccount) -> matching::CompanyRecord {
+    let (city, country) = city_country(account.location.as_deref());
+    matching::CompanyRecord {
+        id: account.id.0.to_string(),
+        name: Some(account.name.clone()),
+        website: account.website.clone(),
+        industry: account.industry.clone(),
+        employees: account.employees.map(|e| e.to_string()),
+        city,
+        country,
+        ..Default::default()
+    }
+}
+
+fn workspace_company(company: &Company) -> matching::CompanyRecord {
+    let (city, country) = city_country(company.location.as_deref());
+    matching::CompanyRecord {
+        id: company.id.0.to_string(),
+        name: Some(company.name.clone()),
+        website: company.website.clone().or_else(|| company.domain.clone()),
+        industry: company.industry.clone(),
+        city,
+        country,
+        ..Default::default()
+    }
+}
+
+/// An engine decision as a stored match: exact keys and scores keep their own origin, and the
+/// explanation is kept as JSON for the UI to render field by field.
+fn decided(outcome: &MatchOutcome) -> Option<(&str, Confidence, MatchOrigin, String)> {
+    let MatchOutcome::Matched {
+        right_id,
+        confidence,
+        explanation,
+    } = outcome
+    else {
+        return None;
+    };
+    let origin = match explanation.method {
+        Method::ExactKey => MatchOrigin::Exact,
+        Method::Scored | Method::Pinned => MatchOrigin::Scored,
+    };
+    let percent = (confidence.clamp(0.0, 1.0) * 100.0).round() as u8;
+    let explanation = serde_json::to_string(explanation).unwrap_or_default();
+    Some((right_id, Confidence::new(percent), origin, explanation))
+}
+
+/// The CRM side of people matching.
+pub(crate) struct CrmPeople<'a> {
+    pub contacts: &'a [CrmContact],
+    pub leads: &'a [CrmLead],
+    pub accounts: &'a BTreeMap<CrmAccountId, CrmAccount>,
+}
+
+/// What changes in the stored automatic matches of a kind of record.
+#[derive(Debug, PartialEq)]
+pub(crate) struct MatchChanges<K, M> {
+    /// Records whose automatic matches are replaced: cleared, then `upsert` recorded.
+    pub cleared: Vec<K>,
+    pub upsert: Vec<M>,
+}
+
+impl<K, M> Default for MatchChanges<K, M> {
+    fn default() -> Self {
+        MatchChanges {
+            cleared: Vec::new(),
+            upsert: Vec::new(),
+        }
+    }
+}
+
+/// Matches every workspace person the import did not create and no rep pinned. `current` holds
+/// the stored matches of the tenant, `rejected` the pairs reps refused.
+pub(crate) fn match_people(
+    crm: &CrmPeople<'_>,
+    people: &[Person],
+    current: &[PersonMatch],
+    rejected: &[(PersonId, CrmPersonRef)],
+) -> MatchChanges<PersonId, PersonMatch> {
+    let mut index = PeopleIndex::default();
+    for contact in crm.contacts {
+        index.upsert(&contact_record(contact, crm.accounts));
+    }
+    for lead in crm.leads {
+        index.upsert(&lead_record(lead));
+    }
+    for (person, crm) in rejected {
+        index.reject(&person.0.to_string(), &person_key(*crm));
+    }
+    let mut automatic: BTreeMap<PersonId, BTreeSet<CrmPersonRef>> = BTreeMap::new();
+    let mut pinned = BTreeSet::new();
+    for m in current {
+        match m.origin {
+            MatchOrigin::ByRep => {
+                pinned.insert(m.person);
+            }
+            MatchOrigin::Scored | MatchOrigin::Exact => {
+                automatic.entry(m.person).or_default().insert(m.crm);
+            }
+            MatchOrigin::CreatedFromCrm => {}
+        }
+    }
+    let mut changes = MatchChanges::default();
+    for person in people {
+        if matches!(person.origin, PersonOrigin::CreatedFromCrm { .. })
+            || pinned.contains(&person.id)
+        {
+            continue;
+        }
+        let outcome = index.best_match(&workspace_person(person));
+        let found = decided(&outcome).and_then(|(id, confidence, origin, explanation)| {
+            Some((person_ref(id)?, confidence, origin, explanation))
+        });
+        let had = automatic.remove(&person.id).unwrap_or_default();
+        let wanted: BTreeSet<CrmPersonRef> = found.iter().map(|f| f.0).collect();
+        if had == wanted {
+            continue;
+        }
+        if !had.is_empty() {
+            changes.cleared.push(person.id);
+        }
+        if let Some((crm, confidence, origin, explanation)) = found {
+            changes.upsert.push(PersonMatch {
+                person: person.id,
+                crm,
+                confidence,
+                origin,
+                explanation,
+            });
+        }
+    }
+    changes
+}
+
+/// Matches every workspace company the import did not create and no rep pinned.
+pub(crate) fn match_companies(
+    accounts: &BTreeMap<CrmAccountId, CrmAccount>,
+    companies: &[Company],
+    current: &[CompanyMatch],
+    rejected: &[(CompanyId, CrmAccountId)],
+) -> MatchChanges<CompanyId, CompanyMatch> {
+    let mut index = CompanyIndex::default();
+    for account in accounts.values() {
+        index.upsert(&account_record(account));
+    }
+    for (company, account) in rejected {
+        index.reject(&company.0.to_string(), &account.0.to_string());
+    }
+    let mut automatic: BTreeMap<CompanyId, BTreeSet<CrmAccountId>> = BTreeMap::new();
+    let mut pinned = BTreeSet::new();
+    for m in current {
+        match m.origin {
+            MatchOrigin::ByRep => {
+                pinned.insert(m.company);
+            }
+            MatchOrigin::Scored | MatchOrigin::Exact => {
+                automatic.entry(m.company).or_default().insert(m.account);
+            }
+            MatchOrigin::CreatedFromCrm => {}
+        }
+    }
+    let mut changes = MatchChanges::default();
+    for company in companies {
+        if matches!(company.origin, CompanyOrigin::CreatedFromCrm { .. })
+            || pinned.contains(&company.id)
+        {
+            continue;
+        }
+        let outcome = index.best_match(&workspace_company(company));
+        let found = decided(&outcome).and_then(|(id, confidence, origin, explanation)| {
+            Some((
+                CrmAccountId(Uuid::parse_str(id).ok()?),
+                confidence,
+                origin,
+                explanation,
+            ))
+        });
+        let had = automatic.remove(&company.id).unwrap_or_default();
+        let wanted: BTreeSet<CrmAccountId> = found.iter().map(|f| f.0).collect();
+        if had == wanted {
+            continue;
+        }
+        if !had.is_empty() {
+            changes.cleared.push(company.id);
+        }
+        if let Some((account, confidence, origin, explanation)) = found {
+            changes.upsert.push(CompanyMatch {
+                company: company.id,
+                account,
+                confidence,
+                origin,
+                explanation,
+            });
+        }
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::ids::TenantId;
+
+    fn contact(n: u128, name: &str, email: &str) -> CrmContact {
+        CrmContact {
+            id: CrmContactId(Uuid::from_u128(n)),
+            full_name: name.into(),
+            job_title: None,
+            email: Some(email.into()),
+            phone: None,
+            location: Some("Lisboa, Portugal".into()),
+            account: None,
+        }
+    }
+
+    fn person(n: u128, name: &str, email: Option<&str>) -> Person {
+        Person {
+            id: PersonId(Uuid::from_u128(n)),
+            tenant: TenantId(Uuid::nil()),
+            full_name: name.into(),
+            title: None,
+            company_name: None,
+            company: None,
+            location: Some("Lisbon, Portugal".into()),
+            email: email.map(str::to_owned),
+            phone: None,
+            profile_url: None,
+            origin: PersonOrigin::Workspace,
+        }
+    }
+
+    fn stored(p: u128, c: u128, origin: MatchOrigin) -> PersonMatch {
+        PersonMatch {
+            person: PersonId(Uuid::from_u128(p)),
+            crm: CrmPersonRef::Contact(CrmContactId(Uuid::from_u128(c))),
+            confidence: Confidence::CERTAIN,
+            origin,
+            explanation: String::new(),
+        }
+    }
+
+    #[test]
+    fn locations_split_back_into_city_and_country() {
+        assert_eq!(
+            city_country(Some("São Paulo, Brasil")),
+            (Some("São Paulo".into()), Some("Brasil".into()))
+        );
+        assert_eq!(
+            city_country(Some("Portugal")),
+            (None, Some("Portugal".into()))
+        );
+        assert_eq!(city_country(None), (None, None));
+    }
+
+    #[test]
+    fn people_match_by_email_and_unchanged_matches_are_left_alone() {
+        let contacts = [
+            contact(1, "Ana Souza", "ana@contoso.example"),
+            contact(2, "Bruno Lima", "bruno@contoso.example"),
+        ];
+        let accounts = BTreeMap::new();
+        let crm = CrmPeople {
+            contacts: &contacts,
+            leads: &[],
+            accounts: &accounts,
+        };
+        let people = [
+            person(10, "Ana Souza", Some("ANA@contoso.example")),
+            person(11, "Bruno Lima", Some("bruno@contoso.example")),
+            person(12, "Carla Dias", None),
+        ];
+        let first = match_people(&crm, &people, &[], &[]);
+        assert!(first.cleared.is_empty());
+        let matched: Vec<(PersonId, CrmPersonRef, MatchOrigin)> = first
+            .upsert
+            .iter()
+            .map(|m| (m.person, m.crm, m.origin))
+            .collect();
+        assert_eq!(
+            matched,
+            [
+                (
+                    PersonId(Uuid::from_u128(10)),
+                    CrmPersonRef::Contact(CrmContactId(Uuid::from_u128(1))),
+                    MatchOrigin::Exact
+                ),
+                (
+                    PersonId(Uuid::from_u128(11)),
+                    CrmPersonRef::Contact(CrmContactId(Uuid::from_u128(2))),
+                    MatchOrigin::Exact
+                ),
+            ]
+        );
+        assert!(first.upsert[0].explanation.contains("exact_key"));
+
+        // Stored already: nothing to do. A stale match for Carla is cleared.
+        let current = [
+            stored(10, 1, MatchOrigin::Exact),
+            stored(11, 2, MatchOrigin::Exact),
+            stored(12, 2, MatchOrigin::Scored),
+        ];
+        let again = match_people(&crm, &people, &current, &[]);
+        assert_eq!(again.cleared, [PersonId(Uuid::from_u128(12))]);
+        assert!(again.upsert.is_empty());
+    }
+
+    #[test]
+    fn pins_are_kept_and_rejections_replayed() {
+        let contacts = [contact(1, "Ana Souza", "ana@contoso.example")];
+        let accounts = BTreeMap::new();
+        let crm = CrmPeople {
+            contacts: &contacts,
+            leads: &[],
+            accounts: &accounts,
+        };
+        let people = [
+            person(10, "Ana Souza", Some("ana@contoso.example")),
+            person(11, "Ana Souza", Some("ana@contoso.example")),
+        ];
+        let current = [stored(10, 9, MatchOrigin::ByRep)];
+        let rejected = [(
+            PersonId(Uuid::from_u128(11)),
+            CrmPersonRef::Contact(CrmContactId(Uuid::from_u128(1))),
+        )];
+        let changes = match_people(&crm, &people, &current, &rejected);
+        assert_eq!(changes, MatchChanges::default());
+    }
+
+    #[test]
+    fn companies_match_by_website() {
+        let account = CrmAccount {
+            id: CrmAccountId(Uuid::from_u128(1)),
+            name: "Contoso Ltd".into(),
+            website: Some("https://www.contoso.example".into()),
+            industry: None,
+            location: Some("London, United Kingdom".into()),
+            employees: Some(120),
+        };
+        let accounts = BTreeMap::from([(account.id, account)]);
+        let company = Company {
+            id: CompanyId(Uuid::from_u128(5)),
+            tenant: TenantId(Uuid::nil()),
+            name: "Contoso".into(),
+            website: Some("contoso.example".into()),
+            domain: None,
+            industry: None,
+            location: Some("London, UK".into()),
+            size: None,
+            origin: CompanyOrigin::Workspace,
+        };
+        let changes = match_companies(&accounts, &[company], &[], &[]);
+        assert_eq!(changes.upsert.len(), 1);
+        assert_eq!(changes.upsert[0].account, CrmAccountId(Uuid::from_u128(1)));
+    }
+}
