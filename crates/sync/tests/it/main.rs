@@ -3,6 +3,7 @@
 // Fixtures are built by the tests themselves; a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod chaos;
 mod connect;
 mod dynamics;
 mod harness;
