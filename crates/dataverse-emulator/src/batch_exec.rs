@@ -158,6 +158,12 @@ fn change_set(
     requests: Vec<InnerRequest>,
 ) -> Result<Vec<InnerResponse>, InnerResponse> {
     let mut org = em.org.write();
+    if em.is_closing() {
+        return Err(to_inner(
+            None,
+            Reply::error(&crate::server::shutting_down()),
+        ));
+    }
     org.store.begin();
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut responses = Vec::new();

@@ -141,11 +141,6 @@ pub fn capture(
     }
 }
 
-/// Whether the state directory holds a data file.
-pub fn exists(dir: &Path) -> bool {
-    dir.join(DATA_FILE).exists()
-}
-
 /// Deletes the data file (a reset).
 pub fn remove(dir: &Path) -> Result<(), PersistError> {
     let path = dir.join(DATA_FILE);
@@ -779,7 +774,6 @@ mod tests {
     fn no_file_is_a_new_state_directory() {
         let dir = tempfile::tempdir().unwrap();
         assert!(read(dir.path()).unwrap().is_none());
-        assert!(!exists(dir.path()));
         remove(dir.path()).unwrap();
     }
 }

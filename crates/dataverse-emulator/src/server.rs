@@ -106,6 +106,9 @@ struct Saves {
     wake: tokio::sync::Notify,
     /// One save at a time.
     writing: Mutex<()>,
+    /// Set at shutdown: writes still arriving are refused, so none is answered with success
+    /// after the final save has read the org.
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl Emulator {
@@ -113,6 +116,11 @@ impl Emulator {
     pub fn changed(&self) {
         self.saves.changes.fetch_add(1, AtomicOrdering::SeqCst);
         self.saves.wake.notify_one();
+    }
+
+    /// Whether the emulator is shutting down (writes are refused; checked under the write lock).
+    pub fn is_closing(&self) -> bool {
+        self.saves.closing.load(AtomicOrdering::SeqCst)
     }
 
     /// Writes the org to the state directory unless nothing changed since the last save.
@@ -198,14 +206,20 @@ impl RunningEmulator {
             saver.abort();
         }
         let em = self.state.clone();
-        tokio::task::spawn_blocking(move || em.save())
-            .await
-            .unwrap_or_else(|e| {
-                Err(PersistError::Io {
-                    path: self.state.config.state_dir.clone(),
-                    source: std::io::Error::other(e),
-                })
+        tokio::task::spawn_blocking(move || {
+            em.saves.closing.store(true, AtomicOrdering::SeqCst);
+            // A write under way holds the lock: once it is released, every write that will
+            // ever succeed has, and the save below includes it.
+            drop(em.org.write());
+            em.save()
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(PersistError::Io {
+                path: self.state.config.state_dir.clone(),
+                source: std::io::Error::other(e),
             })
+        })
     }
 
     /// Like `shutdown`, with a failed save logged rather than returned.
@@ -835,12 +849,24 @@ pub fn execute_one(em: &Emulator, ctx: &Ctx, req: &ApiRequest<'_>) -> Reply {
         return webapi::dispatch_read(&org, ctx, req);
     }
     let mut org = em.org.write();
+    if em.is_closing() {
+        return Reply::error(&shutting_down());
+    }
     let reply = run_write(&mut org, ctx, req);
     drop(org);
     if reply.status.is_success() {
         em.changed();
     }
     reply
+}
+
+/// The refusal of a write that arrives while the emulator shuts down.
+pub fn shutting_down() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "0x80040216",
+        "The service is shutting down. Please try again later.",
+    )
 }
 
 /// A write applied all-or-nothing (unless an enclosing change set owns the transaction).
