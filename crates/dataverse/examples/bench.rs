@@ -43,6 +43,24 @@ fn peak_memory_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// CPU time (user + system) the client process has used so far, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // utime and stime are fields 14 and 15 of the whole line, 11 and 12 after the name; the
+    // kernel counts them in clock ticks of 1/100 s.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// The child process: an emulator with a seed, alive until its standard input closes.
 async fn serve(seed: &str) {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -139,6 +157,7 @@ async fn read() {
     let before = peak_memory_mib();
     for (name, tracked) in [("paged read", false), ("change-tracked initial read", true)] {
         let started = Instant::now();
+        let cpu = cpu_seconds();
         let options = PageOptions::default();
         let columns = [
             "fullname",
@@ -157,9 +176,11 @@ async fn read() {
             count += 1;
         }
         let secs = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu;
         println!(
-            "{name}: {rows} contacts in {count} pages, {secs:.1} s, {:.0} rows/s, client peak memory {:.0} MiB",
+            "{name}: {rows} contacts in {count} pages, {secs:.1} s, {:.0} rows/s; client CPU {cpu:.1} s ({:.0} rows per CPU-second); client peak memory {:.0} MiB",
             rows as f64 / secs,
+            rows as f64 / cpu,
             peak_memory_mib()
         );
     }
@@ -220,9 +241,11 @@ async fn write() {
     let round_trip = samples[samples.len() / 2];
 
     let rows: Vec<(Key, Value)> = (0..total).map(|i| row("note", i)).collect();
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let results = client.upsert_many(&notes, &rows).await.unwrap();
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu;
     let failed = results.iter().filter(|r| r.is_err()).count();
     let created = results
         .iter()
@@ -269,7 +292,10 @@ async fn write() {
         stats.retries,
         stats.window
     );
-    println!("client peak memory: {:.0} MiB", peak_memory_mib());
+    println!(
+        "client CPU {cpu:.1} s; client peak memory: {:.0} MiB",
+        peak_memory_mib()
+    );
 }
 
 #[tokio::main]

@@ -6,7 +6,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::client::{Client, Request};
+use crate::client::{Client, Request, Response};
 use crate::error::Error;
 use crate::query::Query;
 use crate::rows::Row;
@@ -91,40 +91,120 @@ pub(crate) fn prefer(options: &PageOptions, count: bool, track_changes: bool) ->
     parts.join(",")
 }
 
-/// Where a page stream stands.
-enum Cursor {
-    First(String),
-    Next(String),
-    Done,
+/// Just the links of a page, read without building its rows.
+#[derive(Deserialize)]
+struct PageLinks {
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
 }
 
-impl Client {
-    /// Fetches one page (the first one of a query or a `nextLink`/`deltaLink`).
-    pub(crate) async fn fetch_page(&self, target: &str, prefer: &str) -> Result<Page, Error> {
-        let response = self
-            .send(Request::get(target).header("prefer", prefer))
-            .await?;
-        let body: PageBody = response.json()?;
-        let count = match (body.total, body.count) {
-            (Some(total), _) if total >= 0 => Some(RecordCount {
-                count: total.unsigned_abs(),
-                at_least: body.total_exceeded.unwrap_or(false),
-            }),
-            (_, Some(count)) => Some(RecordCount {
-                count,
-                at_least: count >= u64::from(MAX_PAGE_SIZE),
-            }),
-            _ => None,
-        };
-        Ok(Page {
-            rows: body.value.into_iter().map(Row::new).collect(),
+/// A page's rows and counts from its body.
+fn parse_page(response: &Response) -> Result<Page, Error> {
+    let body: PageBody = response.json()?;
+    let count = match (body.total, body.count) {
+        (Some(total), _) if total >= 0 => Some(RecordCount {
+            count: total.unsigned_abs(),
+            at_least: body.total_exceeded.unwrap_or(false),
+        }),
+        (_, Some(count)) => Some(RecordCount {
             count,
-            next_link: body.next_link,
-            delta_link: body.delta_link,
+            at_least: count >= u64::from(MAX_PAGE_SIZE),
+        }),
+        _ => None,
+    };
+    Ok(Page {
+        rows: body.value.into_iter().map(Row::new).collect(),
+        count,
+        next_link: body.next_link,
+        delta_link: body.delta_link,
+    })
+}
+
+/// Where a page stream stands: not started until first polled (so it starts inside the
+/// runtime), then fed by its producer task.
+enum Feed {
+    Idle {
+        client: Client,
+        first: Result<String, Error>,
+        prefer: String,
+    },
+    Running(tokio::sync::mpsc::Receiver<Result<Page, Error>>),
+}
+
+type Fetch = tokio::task::JoinHandle<Result<Response, Error>>;
+
+impl Client {
+    fn fetch(&self, target: String, prefer: String) -> Fetch {
+        let client = self.clone();
+        tokio::spawn(async move {
+            client
+                .send(Request::get(target).header("prefer", prefer))
+                .await
         })
     }
 
-    /// The pages of a query, fetched one at a time as the stream is polled.
+    /// Fetches pages one ahead of the consumer: the next page is requested as soon as this
+    /// one's link is known, while this one is parsed and waits to be taken.
+    async fn produce_pages(
+        self,
+        first: String,
+        prefer: String,
+        pages: tokio::sync::mpsc::Sender<Result<Page, Error>>,
+    ) {
+        let mut target = first;
+        let mut pending = self.fetch(target.clone(), prefer.clone());
+        loop {
+            let response = match pending.await {
+                Ok(r) => r,
+                Err(e) => Err(Error::unexpected(
+                    http::StatusCode::OK,
+                    format!("a page fetch stopped: {e}"),
+                )),
+            };
+            let response = match response {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = pages.send(Err(e)).await;
+                    return;
+                }
+            };
+            let next = match response.json::<PageLinks>() {
+                Ok(links) => links.next_link,
+                Err(e) => {
+                    let _ = pages.send(Err(e)).await;
+                    return;
+                }
+            };
+            if next.as_deref() == Some(target.as_str()) {
+                let _ = pages
+                    .send(Err(Error::unexpected(
+                        http::StatusCode::OK,
+                        "the next link repeats the page just read",
+                    )))
+                    .await;
+                return;
+            }
+            let following = next.clone().map(|link| self.fetch(link, prefer.clone()));
+            let page = parse_page(&response);
+            drop(response);
+            let failed = page.is_err();
+            if pages.send(page).await.is_err() || failed {
+                if let Some(f) = following {
+                    f.abort();
+                }
+                return;
+            }
+            match (following, next) {
+                (Some(f), Some(link)) => {
+                    pending = f;
+                    target = link;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// The pages of a query, fetched as the stream is polled, one page ahead.
     pub fn pages(
         &self,
         query: &Query,
@@ -139,30 +219,33 @@ impl Client {
         first: Result<String, Error>,
         prefer: String,
     ) -> BoxStream<'static, Result<Page, Error>> {
-        let client = self.clone();
-        let start = first.map(Cursor::First);
-        futures_util::stream::try_unfold(start, move |cursor| {
-            let client = client.clone();
-            let prefer = prefer.clone();
-            async move {
-                let target = match cursor? {
-                    Cursor::First(path) => path,
-                    Cursor::Next(link) => link,
-                    Cursor::Done => return Ok(None),
-                };
-                let page = client.fetch_page(&target, &prefer).await?;
-                let next = match &page.next_link {
-                    Some(link) if *link == target => {
-                        return Err(Error::unexpected(
-                            http::StatusCode::OK,
-                            "the next link repeats the page just read",
-                        ));
-                    }
-                    Some(link) => Cursor::Next(link.clone()),
-                    None => Cursor::Done,
-                };
-                Ok(Some((page, Ok(next))))
-            }
+        let start = Feed::Idle {
+            client: self.clone(),
+            first,
+            prefer,
+        };
+        futures_util::stream::unfold(start, |feed| async move {
+            let mut receiver = match feed {
+                Feed::Running(receiver) => receiver,
+                Feed::Idle {
+                    client,
+                    first,
+                    prefer,
+                } => {
+                    let first = match first {
+                        Ok(path) => path,
+                        Err(e) => {
+                            let (_, closed) = tokio::sync::mpsc::channel(1);
+                            return Some((Err(e), Feed::Running(closed)));
+                        }
+                    };
+                    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+                    tokio::spawn(client.produce_pages(first, prefer, sender));
+                    receiver
+                }
+            };
+            let item = receiver.recv().await?;
+            Some((item, Feed::Running(receiver)))
         })
         .boxed()
     }
