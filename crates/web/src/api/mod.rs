@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> axum::Router {
                 async move { Html(page) }
             }),
         )
+        .merge(crate::ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.body_limit))

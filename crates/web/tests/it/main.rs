@@ -11,3 +11,4 @@ mod api_basics;
 mod auth;
 mod directory;
 mod rep;
+mod ui;
