@@ -24,6 +24,9 @@ use crate::problem::{FieldError, Problem, ProblemCode};
 pub const MAX_LISTED_ERRORS: usize = 100;
 /// Longest text value accepted in a record, in characters.
 pub const MAX_TEXT_CHARS: usize = 1000;
+/// Longest name accepted, in characters: names are indexed, and an index entry must stay well
+/// under PostgreSQL's limit (about 2,700 bytes) even in four-byte characters.
+pub const MAX_NAME_CHARS: usize = 300;
 /// Longest external id accepted, in characters.
 pub const MAX_EXTERNAL_ID_CHARS: usize = 200;
 /// Records stored per batch inside the import's transaction.
@@ -213,8 +216,13 @@ impl Row for PersonRow {
             self.company_external_id.as_deref(),
             MAX_EXTERNAL_ID_CHARS,
         );
+        check_text(
+            &mut errors,
+            "full_name",
+            Some(&self.full_name),
+            MAX_NAME_CHARS,
+        );
         for (field, value) in [
-            ("full_name", Some(self.full_name.as_str())),
             ("title", self.title.as_deref()),
             ("company_name", self.company_name.as_deref()),
             ("location", self.location.as_deref()),
@@ -256,8 +264,8 @@ impl Row for CompanyRow {
             Some(&self.external_id),
             MAX_EXTERNAL_ID_CHARS,
         );
+        check_text(&mut errors, "name", Some(&self.name), MAX_NAME_CHARS);
         for (field, value) in [
-            ("name", Some(self.name.as_str())),
             ("website", self.website.as_deref()),
             ("domain", self.domain.as_deref()),
             ("industry", self.industry.as_deref()),
@@ -348,6 +356,25 @@ fn value_error<E: std::fmt::Display>(
     position.error(crate::json::path_text(&path), message)
 }
 
+/// A record from its JSON value; text with U+0000 is refused as everywhere in the API.
+fn from_value<R: Row>(position: Position, value: serde_json::Value) -> Result<R, Vec<FieldError>> {
+    if has_nul(&value) {
+        return Err(vec![
+            position.error("", "text cannot contain the NUL character (U+0000)"),
+        ]);
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| vec![value_error(position, e)])
+}
+
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 fn read_json_array<R: Row>(
     input: impl Read,
     each: &mut dyn FnMut(Position, Result<R, Vec<FieldError>>),
@@ -369,8 +396,7 @@ fn read_json_array<R: Row>(
             // reported and the reading goes on to the next one.
             while let Some(value) = seq.next_element::<serde_json::Value>()? {
                 let position = Position { index, line: None };
-                let parsed = serde_path_to_error::deserialize(value)
-                    .map_err(|e| vec![value_error(position, e)]);
+                let parsed = from_value(position, value);
                 (self.each)(position, parsed);
                 index += 1;
             }
@@ -414,15 +440,10 @@ fn read_ndjson<R: Row>(
             index,
             line: Some(number),
         };
-        let mut de = serde_json::Deserializer::from_slice(&line);
-        let parsed = serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| value_error(position, e))
-            .and_then(|row| {
-                de.end().map(|()| row).map_err(|e| {
-                    position.error("", format!("unexpected content after the record: {e}"))
-                })
-            })
-            .map_err(|e| vec![e]);
+        let parsed = match serde_json::from_slice::<serde_json::Value>(&line) {
+            Ok(value) => from_value(position, value),
+            Err(e) => Err(vec![position.error("", e.to_string())]),
+        };
         each(position, parsed);
         index += 1;
     }
@@ -485,8 +506,7 @@ fn read_csv<R: Row>(
                         (column.to_owned(), value)
                     })
                     .collect();
-                let parsed = serde_path_to_error::deserialize(serde_json::Value::Object(object))
-                    .map_err(|e| vec![value_error(position, e)]);
+                let parsed = from_value(position, serde_json::Value::Object(object));
                 each(position, parsed);
             }
             Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
@@ -902,10 +922,27 @@ mod tests {
     }
 
     #[test]
+    fn nul_characters_are_refused_in_every_format() {
+        let json = r#"[{"external_id":"p1","full_name":"A\u0000"}]"#;
+        let ndjson = "{\"external_id\":\"p1\",\"full_name\":\"A\\u0000\"}\n";
+        let csv = "external_id,full_name\np1,A\0\n";
+        for (format, input) in [
+            (Format::Json, json),
+            (Format::Ndjson, ndjson),
+            (Format::Csv, csv),
+        ] {
+            let records = read::<PersonRow>(format, input).unwrap();
+            let errors = errors(&records);
+            assert_eq!(errors.len(), 1, "{format:?}");
+            assert!(errors[0].2.contains("NUL"), "{format:?}: {errors:?}");
+        }
+    }
+
+    #[test]
     fn long_values_are_refused() {
         let row = PersonRow {
             external_id: "x".repeat(MAX_EXTERNAL_ID_CHARS + 1),
-            full_name: "é".repeat(MAX_TEXT_CHARS),
+            full_name: "é".repeat(MAX_NAME_CHARS),
             title: Some("t".repeat(MAX_TEXT_CHARS + 1)),
             company_name: None,
             company_external_id: None,

@@ -67,7 +67,33 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         Problem::new(ProblemCode::MalformedJson)
             .detail(format!("Unexpected content after the JSON value: {e}"))
     })?;
+    if json_has_nul(bytes) {
+        return Err(nul_problem(ProblemCode::InvalidBody));
+    }
     Ok(value)
+}
+
+/// Text with U+0000 is refused everywhere: PostgreSQL cannot store it, and SQLite would keep what
+/// PostgreSQL refuses, so the two databases would disagree.
+pub(crate) fn nul_problem(code: ProblemCode) -> Problem {
+    Problem::new(code).detail("Text cannot contain the NUL character (U+0000).")
+}
+
+/// Whether a well-formed JSON text has a string holding U+0000. In well-formed JSON a backslash
+/// only starts an escape inside a string, so skipping each escape whole makes the scan exact.
+pub(crate) fn json_has_nul(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(b"0000") {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> Problem {
@@ -124,6 +150,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        if form_urlencoded::parse(query.as_bytes())
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(nul_problem(ProblemCode::InvalidQuery));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(StrictQuery)
@@ -227,6 +258,17 @@ mod tests {
                 .message
                 .contains("missing field `copy_to_crm`")
         );
+    }
+
+    #[test]
+    fn nul_characters_are_refused_wherever_they_are() {
+        let p = parse_json::<Note>(br#"{"text":"a\u0000b","copy_to_crm":true}"#).unwrap_err();
+        assert_eq!(p.code, ProblemCode::InvalidBody);
+        assert!(json_has_nul(br#"["\u0000"]"#));
+        // An escaped backslash followed by the letters u0000 is not a NUL.
+        assert!(!json_has_nul(br#"["\\u0000"]"#));
+        assert!(json_has_nul(br#"["\\\u0000"]"#));
+        assert!(!json_has_nul(br#"["\u00e9", "\n"]"#));
     }
 
     #[test]

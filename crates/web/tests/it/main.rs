@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod access;
 mod admin;
 mod api_basics;
 mod auth;
