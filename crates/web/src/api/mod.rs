@@ -1,15 +1,15 @@
 //! The REST API under `/api/v1`: routes collected together with their OpenAPI description, so the
 //! document served at `/api/v1/openapi.json` is always the API that runs.
 
-mod activities;
+pub(crate) mod activities;
 mod auth;
-mod crm;
-mod crm_settings;
+pub(crate) mod crm;
+pub(crate) mod crm_settings;
 mod directory;
-mod people;
+pub(crate) mod people;
 mod reference;
-mod saved;
-mod seats;
+pub(crate) mod saved;
+pub(crate) mod seats;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -3,6 +3,7 @@
 //! the answer; forms post back with the session's CSRF token.
 
 pub mod assets;
+pub mod crm;
 pub mod error;
 pub mod i18n;
 pub mod session;
@@ -25,6 +26,15 @@ pub fn routes() -> Router<AppState> {
         .route("/signout", post(signin::sign_out))
         .route("/language", post(signin::language))
         .route("/static/{file}", get(assets::serve))
+        .route("/admin/crm", get(crm::page))
+        .route("/admin/crm/status", get(crm::status_fragment))
+        .route("/admin/crm/preview", get(crm::preview))
+        .route("/admin/crm/connect", post(crm::connect))
+        .route("/admin/crm/connect/callback", get(crm::connect_callback))
+        .route("/admin/crm/sync", post(crm::sync_now))
+        .route("/admin/crm/settings", post(crm::save_settings))
+        .route("/admin/crm/app/install", post(crm::install_app))
+        .route("/admin/crm/disconnect", post(crm::disconnect))
 }
 
 /// What every page has around its content: who is signed in, the navigation, the language

@@ -28,8 +28,19 @@ impl Page {
         Some(self.body[start..end].to_owned())
     }
 
+    /// Whether the page shows `text` (as written, or once HTML escapes are read).
     pub fn contains(&self, text: &str) -> bool {
-        self.body.contains(text)
+        self.body.contains(text) || self.text().contains(text)
+    }
+
+    /// The body with the escapes askama writes turned back into characters.
+    pub fn text(&self) -> String {
+        self.body
+            .replace("&#39;", "'")
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
     }
 
     /// Every form control a person fills in has a label (or an aria-label).
@@ -120,6 +131,15 @@ impl Browser {
 
     pub async fn get(&mut self, path: &str) -> Page {
         let request = self.http.get(format!("{}{path}", self.base));
+        self.send(request).await
+    }
+
+    /// A request as htmx sends it (it then wants a fragment).
+    pub async fn htmx_get(&mut self, path: &str) -> Page {
+        let request = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("hx-request", "true");
         self.send(request).await
     }
 

@@ -2,6 +2,8 @@
 //! does (with the page's form token), and checks on every page it reads (labels, languages).
 
 mod browser;
+mod crm;
+mod engine;
 mod signin;
 
 pub use browser::Browser;
