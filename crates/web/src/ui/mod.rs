@@ -6,6 +6,7 @@ pub mod assets;
 pub mod crm;
 pub mod error;
 pub mod i18n;
+pub mod seats;
 pub mod session;
 pub mod signin;
 
@@ -35,6 +36,12 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/crm/settings", post(crm::save_settings))
         .route("/admin/crm/app/install", post(crm::install_app))
         .route("/admin/crm/disconnect", post(crm::disconnect))
+        .route("/admin/seats", get(seats::page))
+        .route("/admin/seats/{id}/crm-sync", post(seats::set_crm_sync))
+        .route(
+            "/admin/seats/assign",
+            get(seats::assign).post(seats::assign_selected),
+        )
 }
 
 /// What every page has around its content: who is signed in, the navigation, the language

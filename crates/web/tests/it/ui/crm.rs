@@ -3,16 +3,12 @@
 //! polling, the org's choices with the what-if counts, Get it now, the answers, and Disconnect CRM
 //! Sync with its purge receipt.
 
-use domain::crm::{CompanionApp, CrmAuth};
 use domain::ids::{CrmConnectionId, TenantId};
-use store::crm::NewConnection;
 use store::sync_runs::SyncOutcome;
 
 use crate::harness::{TestApp, both};
-use crate::ui::Browser;
 use crate::ui::engine::{AUTHORIZE_URL, SIGN_IN_STATE, Scripted};
-
-const CLIENT_ID: &str = "8d4f9a3e-5b1c-4f8e-9a2b-1c3d5e7f9a0b";
+use crate::ui::{Browser, CLIENT_ID, connect_in_store, signed_in_admin};
 
 fn connect_fields(secret: &str) -> Vec<(&str, &str)> {
     vec![
@@ -22,14 +18,6 @@ fn connect_fields(secret: &str) -> Vec<(&str, &str)> {
         ("client_id", CLIENT_ID),
         ("client_secret", secret),
     ]
-}
-
-async fn signed_in_admin(app: &TestApp) -> (TenantId, Browser) {
-    let tenant = app.tenant("Contoso", 5).await;
-    app.admin(tenant, "ada@contoso.example").await;
-    let mut browser = Browser::new(app);
-    browser.sign_in("ada@contoso.example").await;
-    (tenant, browser)
 }
 
 async fn live(app: &TestApp, tenant: TenantId) -> CrmConnectionId {
@@ -321,26 +309,6 @@ async fn an_admin_signs_in_through_the_authorize_page() {
     assert!(page.contains("Connected to Microsoft Dynamics"));
     assert!(page.contains("integration@contoso.onmicrosoft.com"));
     assert!(page.contains("Signed-in admin"));
-}
-
-async fn connect_in_store(app: &TestApp, tenant: TenantId) -> CrmConnectionId {
-    app.store
-        .tenant(tenant)
-        .create_connection(NewConnection {
-            org_url: "https://contoso.crm4.dynamics.com".into(),
-            auth: CrmAuth::ApplicationUser {
-                entra_tenant: "contoso.onmicrosoft.com".into(),
-                client_id: CLIENT_ID.into(),
-            },
-            authority_url: None,
-            connected_as: Some("leadbridge integration".into()),
-            companion_app: CompanionApp::Missing,
-            can_act_on_behalf_of_reps: false,
-        })
-        .await
-        .unwrap()
-        .connection
-        .id
 }
 
 both!(a_stored_sync_error_shows_in_the_page_language_with_its_next_step);
