@@ -14,8 +14,8 @@
 //! writeback job are written together.
 //!
 //! The methods live in the module of what they are about: [`tenants`], [`accounts`],
-//! [`directory`], [`saved`], [`activities`], [`crm`], [`secrets`], [`matches`](mod@matches), [`writeback`],
-//! [`sync_runs`], [`jobs`], [`purge`].
+//! [`directory`], [`saved`], [`activities`], [`crm`], [`secrets`], [`matches`](mod@matches),
+//! [`writeback`], [`sync_runs`], [`jobs`], [`purge`].
 
 // Tests unwrap fixtures they built themselves; nothing from outside reaches those unwraps.
 #![cfg_attr(test, allow(clippy::unwrap_used))]

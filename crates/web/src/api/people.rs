@@ -214,8 +214,10 @@ pub(crate) async fn get_person(
 #[into_params(parameter_in = Query)]
 pub struct DirectoryQuery {
     /// Part of the name, case-insensitive; without it, everyone page by page.
+    #[param(min_length = 1, max_length = 200)]
     pub q: Option<String>,
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page (not with `q`: a search answers one page).
     pub cursor: Option<String>,

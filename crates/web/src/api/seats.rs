@@ -251,6 +251,7 @@ pub struct CrmUsersQuery {
     /// Only the users "Assign seats from CRM" offers (`true`) or only the others (`false`).
     pub assignable: Option<bool>,
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
