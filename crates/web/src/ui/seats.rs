@@ -340,7 +340,6 @@ pub async fn assign_selected(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::ui::i18n::has;
 
     /// The codes the API gives reasons with: each has its text in the catalogues.
