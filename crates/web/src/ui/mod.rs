@@ -4,11 +4,15 @@
 
 pub mod assets;
 pub mod crm;
+pub mod crm_records;
 pub mod error;
 pub mod i18n;
+pub mod person;
+pub mod rep;
 pub mod seats;
 pub mod session;
 pub mod signin;
+pub mod unassigned;
 
 use std::borrow::Cow;
 
@@ -42,6 +46,19 @@ pub fn routes() -> Router<AppState> {
             "/admin/seats/assign",
             get(seats::assign).post(seats::assign_selected),
         )
+        .route("/leads", get(rep::leads))
+        .route("/accounts", get(rep::accounts))
+        .route("/people", get(rep::people))
+        .route("/people/{id}", get(person::page))
+        .route("/people/{id}/save", post(person::save))
+        .route("/people/{id}/unsave", post(person::unsave))
+        .route("/people/{id}/notes", post(person::add_note))
+        .route("/people/{id}/messages", post(person::add_message))
+        .route("/people/{id}/match", post(person::pin_match))
+        .route("/people/{id}/match/reject", post(person::reject_match))
+        .route("/activities/{id}/copy", post(person::set_copy))
+        .route("/activities/{id}/resolve", post(unassigned::resolve))
+        .route("/unassigned", get(unassigned::page))
 }
 
 /// What every page has around its content: who is signed in, the navigation, the language

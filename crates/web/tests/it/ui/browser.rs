@@ -37,10 +37,10 @@ impl Page {
     pub fn text(&self) -> String {
         self.body
             .replace("&#39;", "'")
-            .replace("&quot;", "\"")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&")
+            .replace("&#34;", "\"")
+            .replace("&#60;", "<")
+            .replace("&#62;", ">")
+            .replace("&#38;", "&")
     }
 
     /// Every form control a person fills in has a label (or an aria-label).

@@ -4,6 +4,7 @@
 mod browser;
 mod crm;
 mod engine;
+mod rep;
 mod seats;
 mod signin;
 
