@@ -3,8 +3,10 @@
 //! the answer; forms post back with the session's CSRF token.
 
 pub mod assets;
+pub mod charts;
 pub mod crm;
 pub mod crm_records;
+pub mod dashboard;
 pub mod error;
 pub mod i18n;
 pub mod person;
@@ -59,6 +61,9 @@ pub fn routes() -> Router<AppState> {
         .route("/activities/{id}/copy", post(person::set_copy))
         .route("/activities/{id}/resolve", post(unassigned::resolve))
         .route("/unassigned", get(unassigned::page))
+        .route("/admin/sync", get(dashboard::page))
+        .route("/admin/sync/jobs/{id}/requeue", post(dashboard::requeue))
+        .route("/admin/sync/activities/{id}", get(dashboard::timeline))
 }
 
 /// What every page has around its content: who is signed in, the navigation, the language

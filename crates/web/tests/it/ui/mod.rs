@@ -3,6 +3,7 @@
 
 mod browser;
 mod crm;
+mod dashboard;
 mod engine;
 mod rep;
 mod seats;
