@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// reached over HTTPS).
     #[arg(long)]
     secure_cookies: bool,
+    /// A reverse proxy in front always sets X-Forwarded-For: count sign-in failures per client
+    /// address from it rather than per proxy.
+    #[arg(long)]
+    trust_forwarded_for: bool,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -29,6 +33,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.secure_cookies {
         web.cookies = web::CookieSecurity::Always;
     }
+    web.trust_forwarded_for = args.trust_forwarded_for;
     let config = web::ServeConfig {
         listen: args.listen,
         data_dir: args.database.data_dir,

@@ -30,6 +30,10 @@ pub struct WebConfig {
     pub body_limit: usize,
     /// The largest directory import body accepted in one request, in bytes.
     pub import_body_limit: usize,
+    /// Behind a reverse proxy, the client's address is the last one the proxy appended to
+    /// `X-Forwarded-For`; without this, sign-in throttling would count every client as the proxy.
+    /// Only set it when a proxy always sets the header: a client could otherwise choose its own.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for WebConfig {
@@ -40,6 +44,7 @@ impl Default for WebConfig {
             api_token_lifetime: TimeDelta::days(30),
             body_limit: 256 * 1024,
             import_body_limit: 64 * 1024 * 1024,
+            trust_forwarded_for: false,
         }
     }
 }

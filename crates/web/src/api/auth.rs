@@ -1,7 +1,7 @@
 //! Signing in and out: bearer API tokens for scripts and the mobile app, browser sessions with
 //! their CSRF token, the caller's own profile and API tokens.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -74,17 +74,39 @@ pub struct ApiTokenView {
 /// The client's address, for throttling sign-in attempts per address.
 struct ClientAddress(Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let forwarded = state
+            .config
+            .trust_forwarded_for
+            .then(|| last_forwarded_for(&parts.headers))
+            .flatten();
+        let peer = || {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string()),
+                .map(|ConnectInfo(addr)| addr.ip())
+        };
+        Ok(ClientAddress(
+            forwarded.or_else(peer).map(|ip| ip.to_string()),
         ))
     }
+}
+
+/// The address the nearest proxy appended: the last one it could parse.
+fn last_forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|last| last.trim().parse().ok())
 }
 
 async fn sign_in(
@@ -276,4 +298,23 @@ pub(super) fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(my_tokens))
         .routes(routes!(revoke_token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxy_appended_address_is_the_last() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(last_forwarded_for(&headers), None);
+        headers.append("x-forwarded-for", "203.0.113.9, 10.0.0.1".parse().unwrap());
+        headers.append("x-forwarded-for", "198.51.100.7".parse().unwrap());
+        assert_eq!(
+            last_forwarded_for(&headers),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        headers.insert("x-forwarded-for", "spoofed, not-an-ip".parse().unwrap());
+        assert_eq!(last_forwarded_for(&headers), None);
+    }
 }
