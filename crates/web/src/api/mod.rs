@@ -2,7 +2,7 @@
 //! document served at `/api/v1/openapi.json` is always the API that runs.
 
 pub(crate) mod activities;
-mod auth;
+pub(crate) mod auth;
 pub(crate) mod crm;
 pub(crate) mod crm_settings;
 mod directory;

@@ -1,19 +1,17 @@
 //! Signing in and out of the browser UI (the same store calls as `POST /api/v1/auth/session`,
-//! with its throttling), the language switcher, and the front door that sends each user to their
+//! with its throttling per client address), the language switcher, and the front door that sends each user to their
 //! first page.
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use domain::tenant::User;
-use http::request::Parts;
 use http::{HeaderMap, StatusCode, Uri, header};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use store::accounts::SignIn;
 
+use crate::api::auth::ClientAddress;
 use crate::auth::{SESSION_COOKIE, cookie};
 use crate::state::AppState;
 use crate::ui::error::{OrPage, UiError};
@@ -23,22 +21,6 @@ use crate::ui::session::{
     safe_next, tr_of,
 };
 use crate::ui::{Chrome, with_notice};
-
-/// The client's address, for throttling sign-in attempts per address.
-pub struct ClientAddress(Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string()),
-        ))
-    }
-}
 
 /// Where a user starts: admins on CRM Settings, reps on their leads, anyone else at the front
 /// door, which tells them to ask for a seat.
@@ -123,7 +105,7 @@ pub async fn page(
     Ok(response)
 }
 
-pub async fn submit(
+pub(crate) async fn submit(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
