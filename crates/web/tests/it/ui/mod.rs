@@ -5,11 +5,12 @@ mod browser;
 mod crm;
 mod dashboard;
 mod engine;
+mod languages;
 mod rep;
 mod seats;
 mod signin;
 
-pub use browser::Browser;
+pub use browser::{Browser, Page};
 
 use domain::crm::{CompanionApp, CrmAuth, CrmUser};
 use domain::ids::{CrmConnectionId, CrmUserId, TenantId};
