@@ -13,6 +13,8 @@ pub mod problem;
 pub mod server;
 pub mod state;
 pub mod sync;
+pub mod sync_stats;
+pub mod ui;
 
 pub use server::{ServeConfig, ServeError, serve, serve_on};
 pub use state::{AppState, CookieSecurity, WebConfig};

@@ -131,7 +131,7 @@ fn event_parts(event: &WritebackEvent) -> (&'static str, Option<String>, Option<
     }
 }
 
-fn writeback_view(record: &WritebackRecord) -> WritebackView {
+pub(crate) fn writeback_view(record: &WritebackRecord) -> WritebackView {
     let (crm_activity_id, regarding, reason, retriable) = match &record.state {
         WritebackState::Written {
             crm_activity,
@@ -196,7 +196,7 @@ pub struct ActivityView {
 
 /// Threads looked up once per request.
 #[derive(Default)]
-struct Threads(HashMap<ThreadId, Option<Thread>>);
+pub(crate) struct Threads(HashMap<ThreadId, Option<Thread>>);
 
 impl Threads {
     async fn get(
@@ -213,7 +213,7 @@ impl Threads {
     }
 }
 
-async fn activity_view(
+pub(crate) async fn activity_view(
     tenant: &mut TenantStore,
     threads: &mut Threads,
     activity: Activity,
@@ -277,7 +277,7 @@ pub struct NoteBody {
     params(("id" = Uuid, Path, description = "The person's id")),
     request_body = NoteBody,
     responses((status = 201, description = "Saved", body = ActivityView)))]
-async fn add_note(
+pub(crate) async fn add_note(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictPath(id): StrictPath<Uuid>,
@@ -332,7 +332,7 @@ pub struct MessageBody {
     params(("id" = Uuid, Path, description = "The person's id")),
     request_body = MessageBody,
     responses((status = 201, description = "Saved", body = ActivityView)))]
-async fn add_message(
+pub(crate) async fn add_message(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictPath(id): StrictPath<Uuid>,
@@ -408,7 +408,7 @@ const MAX_ACTIVITY_OFFSET: usize = 100_000;
 #[utoipa::path(get, path = "/api/v1/me/activities", tag = "rep",
     params(PageQuery),
     responses((status = 200, description = "The rep's activities", body = Page<ActivityView>)))]
-async fn my_activities(
+pub(crate) async fn my_activities(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictQuery(page): StrictQuery<PageQuery>,
@@ -470,7 +470,7 @@ pub struct ActivityPatch {
     params(("id" = Uuid, Path, description = "The activity's id")),
     request_body = ActivityPatch,
     responses((status = 200, description = "The activity as it is now", body = ActivityView)))]
-async fn update_activity(
+pub(crate) async fn update_activity(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictPath(id): StrictPath<Uuid>,
@@ -512,7 +512,7 @@ pub struct UnassignedView {
 #[utoipa::path(get, path = "/api/v1/me/unassigned", tag = "rep",
     params(PageQuery),
     responses((status = 200, description = "The rep's unassigned activities, oldest first", body = Page<UnassignedView>)))]
-async fn my_unassigned(
+pub(crate) async fn my_unassigned(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictQuery(page): StrictQuery<PageQuery>,
@@ -579,7 +579,7 @@ fn resolution(body: &ResolveBody) -> Result<Resolve, Problem> {
     params(("id" = Uuid, Path, description = "The activity's id")),
     request_body = ResolveBody,
     responses((status = 202, description = "Being resolved; follow it on the activity's timeline")))]
-async fn resolve(
+pub(crate) async fn resolve(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictPath(id): StrictPath<Uuid>,

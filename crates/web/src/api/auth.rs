@@ -72,7 +72,7 @@ pub struct ApiTokenView {
 }
 
 /// The client's address, for throttling sign-in attempts per address.
-struct ClientAddress(Option<String>);
+pub(crate) struct ClientAddress(pub(crate) Option<String>);
 
 impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;

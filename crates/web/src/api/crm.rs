@@ -177,7 +177,7 @@ fn connection_view(info: &ConnectionInfo) -> ConnectionView {
 /// The CRM Settings page's header: connection, last sync date, progress, last error.
 #[utoipa::path(get, path = "/api/v1/admin/crm", tag = "admin: crm",
     responses((status = 200, description = "The CRM connection's state", body = CrmStatus)))]
-async fn status(
+pub(crate) async fn status(
     admin: AdminUser,
     State(state): State<AppState>,
 ) -> Result<Json<CrmStatus>, Problem> {
@@ -384,7 +384,7 @@ fn connect_response(outcome: ConnectOutcome) -> ConnectResponse {
 #[utoipa::path(post, path = "/api/v1/admin/crm/connect", tag = "admin: crm",
     request_body = ConnectBody,
     responses((status = 200, description = "Connected, or where to sign in", body = ConnectResponse)))]
-async fn connect(
+pub(crate) async fn connect(
     admin: AdminUser,
     State(state): State<AppState>,
     StrictJson(body): StrictJson<ConnectBody>,
@@ -409,7 +409,7 @@ pub struct SignInCallback {
 #[utoipa::path(get, path = "/api/v1/admin/crm/connect/callback", tag = "admin: crm",
     params(SignInCallback),
     responses((status = 200, description = "Connected", body = ConnectResponse)))]
-async fn connect_callback(
+pub(crate) async fn connect_callback(
     admin: AdminUser,
     State(state): State<AppState>,
     StrictQuery(callback): StrictQuery<SignInCallback>,
@@ -520,7 +520,7 @@ pub struct DisconnectResponse {
 #[utoipa::path(post, path = "/api/v1/admin/crm/disconnect", tag = "admin: crm",
     request_body = DisconnectBody,
     responses((status = 200, description = "Disconnected", body = DisconnectResponse)))]
-async fn disconnect(
+pub(crate) async fn disconnect(
     admin: AdminUser,
     State(state): State<AppState>,
     StrictJson(body): StrictJson<DisconnectBody>,
@@ -544,7 +544,7 @@ pub struct SyncStarted {
 /// "Sync now".
 #[utoipa::path(post, path = "/api/v1/admin/crm/sync", tag = "admin: crm",
     responses((status = 202, description = "The sync started", body = SyncStarted)))]
-async fn sync_now(
+pub(crate) async fn sync_now(
     admin: AdminUser,
     State(state): State<AppState>,
 ) -> Result<(http::StatusCode, Json<SyncStarted>), Problem> {
@@ -558,7 +558,7 @@ async fn sync_now(
 /// Whether the org has the "leadbridge for Dynamics" companion app writeback needs.
 #[utoipa::path(get, path = "/api/v1/admin/crm/app", tag = "admin: crm",
     responses((status = 200, description = "The companion app in the org", body = CompanionAppView)))]
-async fn companion_app(
+pub(crate) async fn companion_app(
     admin: AdminUser,
     State(state): State<AppState>,
 ) -> Result<Json<CompanionAppView>, Problem> {
@@ -569,7 +569,7 @@ async fn companion_app(
 /// "Get it now": installs the companion app in the org.
 #[utoipa::path(post, path = "/api/v1/admin/crm/app/install", tag = "admin: crm",
     responses((status = 200, description = "Installed", body = CompanionAppView)))]
-async fn install_companion_app(
+pub(crate) async fn install_companion_app(
     admin: AdminUser,
     State(state): State<AppState>,
 ) -> Result<Json<CompanionAppView>, Problem> {

@@ -280,7 +280,7 @@ fn settings_view(settings: Option<CrmSettings>) -> CrmSettingsView {
 /// The admin's answers (the defaults until answered).
 #[utoipa::path(get, path = "/api/v1/admin/crm/settings", tag = "admin: crm",
     responses((status = 200, description = "The CRM settings", body = CrmSettingsView)))]
-async fn get_settings(
+pub(crate) async fn get_settings(
     admin: AdminUser,
     State(state): State<AppState>,
 ) -> Result<Json<CrmSettingsView>, Problem> {
@@ -289,7 +289,10 @@ async fn get_settings(
 }
 
 /// What the org offers; without a connection, nothing but the Not Sure answers.
-async fn org_choices(state: &AppState, admin: &AdminUser) -> Result<OrgChoices, Problem> {
+pub(crate) async fn org_choices(
+    state: &AppState,
+    admin: &AdminUser,
+) -> Result<OrgChoices, Problem> {
     match state.sync.choices(admin.0.user.tenant).await {
         Ok(choices) => Ok(choices),
         Err(SyncError::NotConnected | SyncError::EngineMissing(_)) => Ok(OrgChoices {
@@ -315,7 +318,7 @@ fn settings_error_path(error: &SettingsError) -> &'static str {
 #[utoipa::path(put, path = "/api/v1/admin/crm/settings", tag = "admin: crm",
     request_body = CrmSettingsBody,
     responses((status = 200, description = "The settings as stored", body = CrmSettingsView)))]
-async fn put_settings(
+pub(crate) async fn put_settings(
     admin: AdminUser,
     State(state): State<AppState>,
     StrictJson(body): StrictJson<CrmSettingsBody>,
@@ -366,7 +369,7 @@ pub struct SettingsChoices {
 /// The answers the connected org offers for the stage and won value questions.
 #[utoipa::path(get, path = "/api/v1/admin/crm/settings/choices", tag = "admin: crm",
     responses((status = 200, description = "The org's stages and money columns", body = SettingsChoices)))]
-async fn choices(
+pub(crate) async fn choices(
     admin: AdminUser,
     State(state): State<AppState>,
 ) -> Result<Json<SettingsChoices>, Problem> {
@@ -417,7 +420,7 @@ pub struct PreviewView {
 #[utoipa::path(get, path = "/api/v1/admin/crm/preview", tag = "admin: crm",
     params(PreviewQuery),
     responses((status = 200, description = "The what-if counts", body = PreviewView)))]
-async fn preview(
+pub(crate) async fn preview(
     admin: AdminUser,
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<PreviewQuery>,

@@ -1,15 +1,15 @@
 //! The REST API under `/api/v1`: routes collected together with their OpenAPI description, so the
 //! document served at `/api/v1/openapi.json` is always the API that runs.
 
-mod activities;
-mod auth;
-mod crm;
-mod crm_settings;
+pub(crate) mod activities;
+pub(crate) mod auth;
+pub(crate) mod crm;
+pub(crate) mod crm_settings;
 mod directory;
-mod people;
+pub(crate) mod people;
 mod reference;
-mod saved;
-mod seats;
+pub(crate) mod saved;
+pub(crate) mod seats;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> axum::Router {
                 async move { Html(page) }
             }),
         )
+        .merge(crate::ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.body_limit))

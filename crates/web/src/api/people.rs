@@ -175,7 +175,7 @@ pub struct PersonDetail {
 #[utoipa::path(get, path = "/api/v1/people/{id}", tag = "directory",
     params(("id" = Uuid, Path, description = "The person's id")),
     responses((status = 200, description = "The person", body = PersonDetail)))]
-async fn get_person(
+pub(crate) async fn get_person(
     caller: Caller,
     State(state): State<AppState>,
     StrictPath(id): StrictPath<Uuid>,
@@ -274,7 +274,7 @@ fn next_cursor(ids: &[Uuid], limit: u32, listing: &Listing) -> Option<String> {
 #[utoipa::path(get, path = "/api/v1/people", tag = "directory",
     params(DirectoryQuery),
     responses((status = 200, description = "People", body = Page<PersonView>)))]
-async fn list_people(
+pub(crate) async fn list_people(
     caller: Caller,
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<DirectoryQuery>,
@@ -296,7 +296,7 @@ async fn list_people(
 #[utoipa::path(get, path = "/api/v1/companies/{id}", tag = "directory",
     params(("id" = Uuid, Path, description = "The company's id")),
     responses((status = 200, description = "The company", body = CompanyView)))]
-async fn get_company(
+pub(crate) async fn get_company(
     caller: Caller,
     State(state): State<AppState>,
     StrictPath(id): StrictPath<Uuid>,
@@ -313,7 +313,7 @@ async fn get_company(
 #[utoipa::path(get, path = "/api/v1/companies", tag = "directory",
     params(DirectoryQuery),
     responses((status = 200, description = "Companies", body = Page<CompanyView>)))]
-async fn list_companies(
+pub(crate) async fn list_companies(
     caller: Caller,
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<DirectoryQuery>,
@@ -428,7 +428,7 @@ async fn match_state(
 #[utoipa::path(get, path = "/api/v1/people/{id}/match", tag = "directory",
     params(("id" = Uuid, Path, description = "The person's id")),
     responses((status = 200, description = "The match", body = PersonMatchView)))]
-async fn get_match(
+pub(crate) async fn get_match(
     caller: Caller,
     State(state): State<AppState>,
     StrictPath(id): StrictPath<Uuid>,
@@ -450,7 +450,7 @@ pub struct PinMatch {
     params(("id" = Uuid, Path, description = "The person's id")),
     request_body = PinMatch,
     responses((status = 200, description = "The match as it is now", body = PersonMatchView)))]
-async fn put_match(
+pub(crate) async fn put_match(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictPath(id): StrictPath<Uuid>,
@@ -481,7 +481,7 @@ async fn put_match(
 #[utoipa::path(delete, path = "/api/v1/people/{id}/match", tag = "directory",
     params(("id" = Uuid, Path, description = "The person's id")),
     responses((status = 200, description = "The match as it is now", body = PersonMatchView)))]
-async fn delete_match(
+pub(crate) async fn delete_match(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictPath(id): StrictPath<Uuid>,

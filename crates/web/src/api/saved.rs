@@ -95,7 +95,7 @@ pub struct AccountView {
 #[utoipa::path(get, path = "/api/v1/me/leads", tag = "rep",
     params(PageQuery),
     responses((status = 200, description = "The rep's saved leads", body = Page<LeadView>)))]
-async fn my_leads(
+pub(crate) async fn my_leads(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictQuery(page): StrictQuery<PageQuery>,
@@ -132,7 +132,7 @@ async fn my_leads(
 #[utoipa::path(get, path = "/api/v1/me/accounts", tag = "rep",
     params(PageQuery),
     responses((status = 200, description = "The rep's saved accounts", body = Page<AccountView>)))]
-async fn my_accounts(
+pub(crate) async fn my_accounts(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictQuery(page): StrictQuery<PageQuery>,
@@ -190,7 +190,7 @@ pub struct SaveAccount {
 #[utoipa::path(post, path = "/api/v1/me/leads", tag = "rep",
     request_body = SaveLead,
     responses((status = 204, description = "Saved")))]
-async fn save_lead(
+pub(crate) async fn save_lead(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictJson(body): StrictJson<SaveLead>,
@@ -210,7 +210,7 @@ async fn save_lead(
 #[utoipa::path(delete, path = "/api/v1/me/leads/{person_id}", tag = "rep",
     params(("person_id" = Uuid, Path, description = "The saved person's id")),
     responses((status = 204, description = "Unsaved")))]
-async fn unsave_lead(
+pub(crate) async fn unsave_lead(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictPath(person): StrictPath<Uuid>,
@@ -231,7 +231,7 @@ async fn unsave_lead(
 #[utoipa::path(post, path = "/api/v1/me/accounts", tag = "rep",
     request_body = SaveAccount,
     responses((status = 204, description = "Saved")))]
-async fn save_account(
+pub(crate) async fn save_account(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictJson(body): StrictJson<SaveAccount>,
@@ -251,7 +251,7 @@ async fn save_account(
 #[utoipa::path(delete, path = "/api/v1/me/accounts/{company_id}", tag = "rep",
     params(("company_id" = Uuid, Path, description = "The saved company's id")),
     responses((status = 204, description = "Unsaved")))]
-async fn unsave_account(
+pub(crate) async fn unsave_account(
     rep: SeatHolder,
     State(state): State<AppState>,
     StrictPath(company): StrictPath<Uuid>,

@@ -182,7 +182,7 @@ fn seat_view(info: &SeatInfo, crm: &CrmContext, index: Option<&CrmUsersByEmail<'
 #[utoipa::path(get, path = "/api/v1/admin/seats", tag = "admin: seats",
     params(PageQuery),
     responses((status = 200, description = "The seats, by holder name", body = Page<SeatView>)))]
-async fn list_seats(
+pub(crate) async fn list_seats(
     admin: AdminUser,
     State(state): State<AppState>,
     StrictQuery(page): StrictQuery<PageQuery>,
@@ -210,7 +210,7 @@ pub struct SeatPatch {
     params(("id" = Uuid, Path, description = "The seat's id")),
     request_body = SeatPatch,
     responses((status = 200, description = "The seat as it is now", body = SeatView)))]
-async fn update_seat(
+pub(crate) async fn update_seat(
     admin: AdminUser,
     State(state): State<AppState>,
     StrictPath(id): StrictPath<Uuid>,
@@ -261,7 +261,7 @@ pub struct CrmUsersQuery {
 #[utoipa::path(get, path = "/api/v1/admin/crm/users", tag = "admin: seats",
     params(CrmUsersQuery),
     responses((status = 200, description = "The CRM users, by name", body = Page<CrmUserEntry>)))]
-async fn crm_users(
+pub(crate) async fn crm_users(
     admin: AdminUser,
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<CrmUsersQuery>,
@@ -364,7 +364,7 @@ const MAX_SELECTED: usize = 10_000;
 #[utoipa::path(post, path = "/api/v1/admin/seats/assign-from-crm", tag = "admin: seats",
     request_body = AssignFromCrm,
     responses((status = 200, description = "Who got a seat and who did not, with why", body = AssignReport)))]
-async fn assign_from_crm(
+pub(crate) async fn assign_from_crm(
     admin: AdminUser,
     State(state): State<AppState>,
     StrictJson(request): StrictJson<AssignFromCrm>,

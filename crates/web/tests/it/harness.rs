@@ -50,6 +50,9 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// Builds a sync engine over the test's store.
+pub type MakeSync = Box<dyn FnOnce(Store) -> Arc<dyn web::sync::SyncControl> + Send>;
+
 /// A user made for a test, with a bearer token from `POST /api/v1/auth/token`.
 #[derive(Clone, Debug)]
 pub struct TestUser {
@@ -76,7 +79,14 @@ impl TestApp {
     pub async fn sqlite_with(config: WebConfig) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = store::sqlite_url(dir.path());
-        TestApp::start(url, None, Some(dir), config).await
+        TestApp::start(url, None, Some(dir), config, None).await
+    }
+
+    /// With a sync engine of the test's own making in place of the store-only default.
+    pub async fn sqlite_with_sync(make: MakeSync) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let url = store::sqlite_url(dir.path());
+        TestApp::start(url, None, Some(dir), WebConfig::default(), Some(make)).await
     }
 
     /// `None` only when `LEADBRIDGE_SKIP_PG=1`; otherwise an unreachable server fails the test.
@@ -100,7 +110,16 @@ impl TestApp {
         conn.close().await.unwrap();
         let mut url = url::Url::parse(&admin).unwrap();
         url.set_path(&name);
-        Some(TestApp::start(url.to_string(), Some(name), None, WebConfig::default()).await)
+        Some(
+            TestApp::start(
+                url.to_string(),
+                Some(name),
+                None,
+                WebConfig::default(),
+                None,
+            )
+            .await,
+        )
     }
 
     async fn start(
@@ -108,6 +127,7 @@ impl TestApp {
         pg_database: Option<String>,
         dir: Option<tempfile::TempDir>,
         config: WebConfig,
+        sync: Option<MakeSync>,
     ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let clock = ManualClock::new(start_time());
@@ -122,7 +142,10 @@ impl TestApp {
             .unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(store.clone(), config);
+        let mut state = AppState::new(store.clone(), config);
+        if let Some(make) = sync {
+            state = state.with_sync(make(store.clone()));
+        }
         tokio::spawn(async move {
             web::serve_on(listener, state, async {
                 let _ = rx.await;

@@ -12,3 +12,4 @@ mod api_basics;
 mod auth;
 mod directory;
 mod rep;
+mod ui;
