@@ -268,10 +268,13 @@ async fn write() {
     // What the limits allow: at most `dop` requests in flight, each no faster than the round
     // trip measured alone; 6000 requests per 300 s; 1,200 s of execution per 300 s.
     let concurrency_ceiling = dop as f64 * chunk as f64 / round_trip.as_secs_f64();
-    let request_ceiling = if requests <= 6000.0 {
+    // A fresh 300 s window admits 6000 requests at once; each further 6000 wait for the window
+    // to slide by 300 s.
+    let windows = ((requests + 20.0) / 6000.0).ceil() - 1.0;
+    let request_ceiling = if windows <= 0.0 {
         f64::INFINITY
     } else {
-        20.0 * chunk as f64
+        total as f64 / (300.0 * windows)
     };
     let ceiling = concurrency_ceiling.min(request_ceiling);
     println!(
