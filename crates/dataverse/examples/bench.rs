@@ -241,6 +241,7 @@ async fn write() {
     let round_trip = samples[samples.len() / 2];
 
     let rows: Vec<(Key, Value)> = (0..total).map(|i| row("note", i)).collect();
+    let before = client.throttle_stats();
     let cpu = cpu_seconds();
     let started = Instant::now();
     let results = client.upsert_many(&notes, &rows).await.unwrap();
@@ -287,6 +288,12 @@ async fn write() {
     println!(
         "written in {secs:.1} s: {per_second:.0} activities/s; ceiling {ceiling:.0}/s ({:.0} % of it)",
         100.0 * per_second / ceiling
+    );
+    println!(
+        "requests in flight on average: {:.2} (at most {dop} allowed); mean time in flight {:.1} ms",
+        (stats.in_flight_seconds - before.in_flight_seconds) / secs,
+        1000.0 * (stats.in_flight_seconds - before.in_flight_seconds)
+            / (stats.requests - before.requests) as f64
     );
     println!(
         "failed writes: {failed}; created: {created}; rows stored: {stored} (incl. {} warm-up); 429s: {}; retries: {}; final window: {}",
