@@ -151,6 +151,22 @@ impl Literal {
         Ok(())
     }
 
+    /// The value as a JSON body holds it.
+    pub(crate) fn to_json(&self) -> Result<serde_json::Value, Error> {
+        use serde_json::Value;
+        Ok(match self {
+            Literal::Null => Value::Null,
+            Literal::Bool(b) => Value::Bool(*b),
+            Literal::Int(n) => Value::from(*n),
+            Literal::Decimal(d) => serde_json::Number::from_f64(*d)
+                .map(Value::Number)
+                .ok_or_else(|| Error::InvalidInput(format!("{d} cannot be sent as a number")))?,
+            Literal::Text(s) => Value::String(s.clone()),
+            Literal::Guid(id) => Value::String(id.to_string()),
+            Literal::DateTime(s) => Value::String(s.clone()),
+        })
+    }
+
     /// The literal as it goes into a key segment (`accounts(accountnumber='A%2F1')`).
     fn render_in_path(&self) -> Result<String, Error> {
         let mut out = String::new();

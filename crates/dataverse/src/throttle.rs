@@ -15,7 +15,7 @@ use crate::error::Error;
 pub const MAX_IN_FLIGHT: usize = 52;
 
 /// Counters for progress displays and benchmarks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct ThrottleStats {
     /// 429 responses received.
     pub throttled: u64,
@@ -25,6 +25,11 @@ pub struct ThrottleStats {
     pub window: usize,
     /// The last `x-ms-dop-hint` received.
     pub dop_hint: Option<usize>,
+    /// Requests sent (retries included).
+    pub requests: u64,
+    /// The time requests spent in flight, added up: divided by a stretch of wall time, the
+    /// average number in flight.
+    pub in_flight_seconds: f64,
 }
 
 struct State {
@@ -49,6 +54,7 @@ pub(crate) struct Governor {
 /// A slot in the window, given back when dropped.
 pub(crate) struct Permit<'a> {
     governor: &'a Governor,
+    since: Instant,
 }
 
 impl Drop for Permit<'_> {
@@ -56,6 +62,7 @@ impl Drop for Permit<'_> {
         {
             let mut s = self.governor.lock();
             s.in_flight = s.in_flight.saturating_sub(1);
+            s.stats.in_flight_seconds += self.since.elapsed().as_secs_f64();
         }
         self.governor.changed.notify_waiters();
     }
@@ -121,7 +128,11 @@ impl Governor {
                     _ => {
                         if s.in_flight < self.limit(&s) {
                             s.in_flight += 1;
-                            return Permit { governor: self };
+                            s.stats.requests += 1;
+                            return Permit {
+                                governor: self,
+                                since: Instant::now(),
+                            };
                         }
                         None
                     }
@@ -367,5 +378,6 @@ mod tests {
         assert!(g.acquire().now_or_never().is_none());
         drop(first);
         assert!(g.acquire().now_or_never().is_some());
+        assert_eq!(g.stats().requests, 2);
     }
 }

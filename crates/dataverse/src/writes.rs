@@ -92,20 +92,20 @@ fn upserted(table: &Table, response: &Response) -> Result<Upserted, Error> {
     })
 }
 
-/// A bulk target: the row with its `@odata.type` (and `@odata.id` for an upsert by key).
+/// A bulk target: the row with its `@odata.type`; for an upsert by key also `@odata.id` and the
+/// key's values as columns (a bulk upsert that creates takes them from the body).
 fn bulk_target(table: &Table, key: Option<&Key>, row: &Value) -> Result<Value, Error> {
     let Value::Object(map) = row else {
         return Err(Error::InvalidInput(
             "a row to write must be a JSON object".into(),
         ));
     };
-    let mut target = match key {
-        Some(key) => match without_key_columns(key, row) {
-            Value::Object(m) => m,
-            _ => map.clone(),
-        },
-        None => map.clone(),
-    };
+    let mut target = map.clone();
+    if let Some(Key::Alternate(parts)) = key {
+        for (column, value) in parts {
+            target.insert(column.clone(), value.to_json()?);
+        }
+    }
     target.insert(
         "@odata.type".into(),
         Value::String(format!("Microsoft.Dynamics.CRM.{}", table.logical_name)),
