@@ -470,7 +470,7 @@ impl TableBuilder {
             metadata_id: stable_id(&["attribute", &table, logical_name]),
             logical_name: logical_name.into(),
             schema_name: schema_name_of(logical_name),
-            display_name: display_name_of(logical_name),
+            display_name: display_name_of(&table, logical_name),
             attr_type,
             max_length,
             required: RequiredLevel::None,
@@ -639,8 +639,96 @@ fn schema_name_of(logical_name: &str) -> String {
     out
 }
 
-fn display_name_of(logical_name: &str) -> String {
-    schema_name_of(logical_name)
+/// The label a Dynamics 365 Sales org shows for a built-in column (its `DisplayName`), so that code
+/// and people reading `EntityDefinitions` see "Est. Revenue", not "Estimatedvalue". Columns the
+/// table below does not know (custom ones, mostly) get their schema name, as a maker who typed only
+/// a name would.
+fn display_name_of(table: &str, logical_name: &str) -> String {
+    let specific = match (table, logical_name) {
+        ("account", "name") => Some("Account Name"),
+        ("account", "telephone1") => Some("Main Phone"),
+        ("account", "parentaccountid") => Some("Parent Account"),
+        ("opportunity", "name") => Some("Topic"),
+        ("opportunity", "parentaccountid") => Some("Account"),
+        ("opportunity", "parentcontactid") => Some("Contact"),
+        ("lead", "subject") => Some("Topic"),
+        ("lead", "parentaccountid") => Some("Parent Account for lead"),
+        ("lead", "parentcontactid") => Some("Parent Contact for lead"),
+        ("systemuser", "isdisabled") => Some("Status"),
+        ("systemuser", "fullname") => Some("Full Name"),
+        ("annotation", "notetext") => Some("Description"),
+        ("annotation", "subject") => Some("Title"),
+        _ => None,
+    };
+    if let Some(label) = specific {
+        return label.into();
+    }
+    let common = match logical_name {
+        "accountnumber" => "Account Number",
+        "actualclosedate" => "Actual Close Date",
+        "actualvalue" => "Actual Revenue",
+        "actualstart" => "Actual Start",
+        "actualend" => "Actual End",
+        "actualdurationminutes" => "Actual Duration",
+        "activitytypecode" => "Activity Type",
+        "address1_city" => "Address 1: City",
+        "address1_country" => "Address 1: Country/Region",
+        "address1_line1" => "Address 1: Street 1",
+        "address1_postalcode" => "Address 1: ZIP/Postal Code",
+        "address1_stateorprovince" => "Address 1: State/Province",
+        "budgetamount" => "Budget Amount",
+        "closeprobability" => "Probability",
+        "companyname" => "Company Name",
+        "createdby" => "Created By",
+        "createdon" => "Created On",
+        "customerid" => "Potential Customer",
+        "description" => "Description",
+        "domainname" => "User Name",
+        "emailaddress1" => "Email",
+        "emailaddress2" => "Email Address 2",
+        "estimatedclosedate" => "Est. Close Date",
+        "estimatedvalue" => "Est. Revenue",
+        "exchangerate" => "Exchange Rate",
+        "filename" => "File Name",
+        "filesize" => "File Size (Bytes)",
+        "firstname" => "First Name",
+        "fullname" => "Full Name",
+        "industrycode" => "Industry",
+        "internalemailaddress" => "Primary Email",
+        "isdocument" => "Is Document",
+        "isregularactivity" => "Is Regular Activity",
+        "jobtitle" => "Job Title",
+        "lastname" => "Last Name",
+        "middlename" => "Middle Name",
+        "mimetype" => "Mime Type",
+        "mobilephone" => "Mobile Phone",
+        "modifiedby" => "Modified By",
+        "modifiedon" => "Modified On",
+        "numberofemployees" => "Number of Employees",
+        "ownerid" => "Owner",
+        "owningbusinessunit" => "Owning Business Unit",
+        "owninguser" => "Owning User",
+        "parentcustomerid" => "Company Name",
+        "primarycontactid" => "Primary Contact",
+        "prioritycode" => "Priority",
+        "regardingobjectid" => "Regarding",
+        "revenue" => "Annual Revenue",
+        "salesstage" => "Sales Stage",
+        "salesstagecode" => "Process Code",
+        "scheduledend" => "Due Date",
+        "scheduledstart" => "Start Date",
+        "statecode" => "Status",
+        "statuscode" => "Status Reason",
+        "stepname" => "Pipeline Phase",
+        "subject" => "Subject",
+        "telephone1" => "Business Phone",
+        "title" => "Title",
+        "transactioncurrencyid" => "Currency",
+        "versionnumber" => "Version Number",
+        "websiteurl" => "Website",
+        _ => return schema_name_of(logical_name),
+    };
+    common.into()
 }
 
 /// The activity columns every activity table (activitypointer, task, email, custom activities) has.

@@ -9,6 +9,7 @@ mod match_cmd;
 mod migrate_cmd;
 mod serve_cmd;
 mod sync_control;
+mod telemetry;
 mod worker_cmd;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +21,15 @@ use clap::{Parser, Subcommand};
     about = "Prospecting workspace with two-way Dynamics 365 sync"
 )]
 struct Cli {
+    /// How log lines are written to standard error.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADBRIDGE_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,13 +56,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    telemetry::init_logs(cli.log_format);
     match cli.command {
         Command::Serve(args) => serve_cmd::run(args),
         Command::Import(args) => import_cmd::run(args),

@@ -59,12 +59,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = web::server::open_store(&config).await?;
     let built = args.engine.build(store.clone())?;
     let engine = built.engine.clone();
-    let state =
-        web::AppState::new(store.clone(), config.web.clone()).with_sync(Arc::new(EngineControl {
+    let metrics = crate::telemetry::install_metrics()?;
+    let state = web::AppState::new(store.clone(), config.web.clone())
+        .with_sync(Arc::new(EngineControl {
             engine: built.engine,
             extra_ca_pems: built.extra_ca_pems,
             sign_in_client_id: built.sign_in_client_id,
-        }));
+        }))
+        .with_metrics(crate::telemetry::metrics_render(metrics));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -22,6 +22,9 @@ pub struct WorkerArgs {
     /// directory is used.
     #[arg(long, env = "LEADBRIDGE_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
+    /// Serve Prometheus metrics at `http://ADDRESS/metrics` (e.g. 127.0.0.1:9464).
+    #[arg(long)]
+    metrics_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -53,6 +56,18 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     }
     let engine = args.engine.build(store.clone())?.engine;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let metrics = crate::telemetry::install_metrics()?;
+    let metrics_server = match args.metrics_listen {
+        Some(address) => {
+            let listener = crate::telemetry::bind_metrics(address).await?;
+            Some(tokio::spawn(crate::telemetry::serve_metrics(
+                listener,
+                metrics,
+                shutdown.clone(),
+            )))
+        }
+        None => None,
+    };
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop.send(true);
@@ -63,6 +78,9 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
         "worker started"
     );
     sync::worker::run_workers(&engine, shutdown).await?;
+    if let Some(server) = metrics_server {
+        server.await??;
+    }
     store.close().await;
     tracing::info!("worker stopped");
     Ok(())

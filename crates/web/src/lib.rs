@@ -17,4 +17,4 @@ pub mod sync_stats;
 pub mod ui;
 
 pub use server::{ServeConfig, ServeError, serve, serve_on};
-pub use state::{AppState, CookieSecurity, WebConfig};
+pub use state::{AppState, CookieSecurity, MetricsRender, WebConfig};

@@ -55,7 +55,12 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<WebConfig>,
     pub sync: Arc<dyn SyncControl>,
+    /// Renders the Prometheus exposition served at `/metrics`; `None` serves no metrics.
+    pub metrics: Option<MetricsRender>,
 }
+
+/// Renders the process's metrics in the Prometheus text format.
+pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,12 +78,19 @@ impl AppState {
             sync: Arc::new(StoreOnly::new(store.clone())),
             store,
             config: Arc::new(config),
+            metrics: None,
         }
     }
 
     /// Plugs in the sync engine.
     pub fn with_sync(mut self, sync: Arc<dyn SyncControl>) -> Self {
         self.sync = sync;
+        self
+    }
+
+    /// Serves `/metrics` (Prometheus text format) from `render`.
+    pub fn with_metrics(mut self, render: MetricsRender) -> Self {
+        self.metrics = Some(render);
         self
     }
 }

@@ -261,11 +261,8 @@ fn parse_key_literal(literal: &str, kind: crate::value::ValueKind) -> Option<Val
         .strip_prefix('\'')
         .and_then(|l| l.strip_suffix('\''))
     {
+        // The path was percent-decoded once already; a `%` left here is part of the value.
         let text = inner.replace("''", "'");
-        let text = percent_encoding::percent_decode_str(&text)
-            .decode_utf8()
-            .ok()?
-            .to_string();
         return match kind {
             ValueKind::String => Some(Value::String(text.into())),
             ValueKind::Guid => Uuid::parse_str(&text).ok().map(Value::Guid),
@@ -520,11 +517,12 @@ fn route_write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>) -> Result<Reply, 
         (&Method::POST, None, None) => {
             let body = rows::parse_object(&table, req.body)?;
             let id = write::create(org, ctx, t, &body, None, &[])?;
-            created_reply(org, ctx, t, id, req.query, StatusCode::CREATED)
+            created_reply(org, ctx, t, id, None, req.query, StatusCode::CREATED)
         }
         (&Method::POST, None, Some(action)) => read::bulk(org, ctx, t, action, req.body),
         (&Method::PATCH, Some(key), None) => {
             let body = rows::parse_object(&table, req.body)?;
+            let key_text = key;
             let key = resolve_key(org, t, key)?;
             let mode = match (req.header("if-match"), req.header("if-none-match")) {
                 (Some(_), _) => write::PatchMode::UpdateOnly,
@@ -532,11 +530,17 @@ fn route_write(org: &mut Org, ctx: &Ctx, req: &ApiRequest<'_>) -> Result<Reply, 
                 _ => write::PatchMode::Upsert,
             };
             match write::patch(org, ctx, t, key, &body, mode, req.header("if-match"))? {
-                write::Patched::Created(id) => {
-                    created_reply(org, ctx, t, id, req.query, StatusCode::CREATED)
-                }
+                write::Patched::Created(id) => created_reply(
+                    org,
+                    ctx,
+                    t,
+                    id,
+                    Some(key_text),
+                    req.query,
+                    StatusCode::CREATED,
+                ),
                 write::Patched::Updated(id) => {
-                    created_reply(org, ctx, t, id, req.query, StatusCode::OK)
+                    created_reply(org, ctx, t, id, Some(key_text), req.query, StatusCode::OK)
                 }
             }
         }
@@ -568,17 +572,42 @@ pub(super) fn method_not_allowed() -> ApiError {
     )
 }
 
+/// Characters of a key segment that must stay percent-encoded in a URL header.
+const KEY_IN_URL: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/');
+
 /// 204 with `OData-EntityId`, or the representation when `return=representation` was asked.
+/// A create names the row by its id; an upsert (`key` given) in the key form it was addressed by,
+/// `accounts(accountnumber='A-1')` as well as `accounts(<id>)`.
 fn created_reply(
     org: &Org,
     ctx: &Ctx,
     t: usize,
     id: Uuid,
+    key: Option<&str>,
     query: &str,
     status_with_body: StatusCode,
 ) -> Result<Reply, ApiError> {
     let def = org.def(t);
-    let entity_id = format!("{}/{}({id})", ctx.base, def.entity_set_name);
+    let entity_id = match key {
+        Some(key) => format!(
+            "{}/{}({})",
+            ctx.base,
+            def.entity_set_name,
+            percent_encoding::utf8_percent_encode(key, KEY_IN_URL)
+        ),
+        None => format!("{}/{}({id})", ctx.base, def.entity_set_name),
+    };
     if ctx.prefer.return_representation {
         let mut reply = read::entity(org, ctx, t, &id.to_string(), query, None)?;
         reply.status = status_with_body;

@@ -319,3 +319,62 @@ async fn bad_payloads_get_dataverse_errors_and_write_nothing() {
     let before = h.get("accounts/$count").await.text;
     assert_eq!(before, "0");
 }
+
+#[tokio::test]
+async fn upsert_by_alternate_key_keeps_percent_signs_and_answers_in_key_form() {
+    let h = Harness::start().await;
+    let r = h
+        .call(
+            Method::POST,
+            "EntityDefinitions(LogicalName='account')/Keys",
+            Some(
+                json!({"SchemaName": "new_accountnumber_key", "KeyAttributes": ["accountnumber"]}),
+            ),
+            &[],
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    // The value `50% off O'Brien`: the quote doubled, then the whole segment percent-encoded once.
+    let path = "accounts(accountnumber='50%25%20off%20O''Brien')";
+    let r = h
+        .call(Method::PATCH, path, Some(json!({"name": "first"})), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let entity_id = r.header("odata-entityid").unwrap_or_default();
+    assert!(
+        entity_id.ends_with("/accounts(accountnumber='50%25%20off%20O''Brien')"),
+        "{entity_id}"
+    );
+    let r = h
+        .call(Method::PATCH, path, Some(json!({"name": "second"})), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let rows = h
+        .get("accounts?$select=name,accountnumber&$filter=startswith(accountnumber,'50')")
+        .await
+        .json();
+    let rows = rows["value"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["accountnumber"], "50% off O'Brien");
+    assert_eq!(rows[0]["name"], "second");
+}
+
+#[tokio::test]
+async fn money_and_contact_columns_carry_the_labels_dynamics_shows() {
+    let h = Harness::start().await;
+    let label = |v: &serde_json::Value| v["DisplayName"]["UserLocalizedLabel"]["Label"].clone();
+    let r = h
+        .get(
+            "EntityDefinitions(LogicalName='opportunity')/Attributes(LogicalName='estimatedvalue')",
+        )
+        .await;
+    assert_eq!(label(&r.json()), "Est. Revenue", "{}", r.text);
+    let r = h
+        .get("EntityDefinitions(LogicalName='contact')/Attributes(LogicalName='parentcustomerid')")
+        .await;
+    assert_eq!(label(&r.json()), "Company Name", "{}", r.text);
+    let r = h
+        .get("EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')")
+        .await;
+    assert_eq!(label(&r.json()), "Account Name", "{}", r.text);
+}

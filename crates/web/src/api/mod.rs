@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -56,12 +56,29 @@ pub fn router(state: AppState) -> axum::Router {
                 async move { Html(page) }
             }),
         )
+        .route("/metrics", get(metrics))
         .merge(crate::ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// The Prometheus exposition (no tenant data in it: counts by table and outcome), or 404 when the
+/// process was started without metrics.
+async fn metrics(State(state): State<AppState>, uri: Uri) -> Response {
+    match &state.metrics {
+        Some(render) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            render(),
+        )
+            .into_response(),
+        None => not_found(uri).await.into_response(),
+    }
 }
 
 fn api(config: &WebConfig) -> OpenApiRouter<AppState> {
