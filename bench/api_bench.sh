@@ -2,11 +2,13 @@
 # The REST API benchmark of issue 4 on one database (sqlite or postgres):
 #  1. directory import of the generated companies and 1,000,000 people with `leadbridge import`
 #     (wall time, rows/s, peak RSS from /usr/bin/time);
-#  2. 200 reps with 100 saved leads each, then GET /api/v1/me/leads under 200 concurrent
-#     connections with wrk (latency percentiles).
+#  2. 200 reps with 2,000 saved leads each (a quarter brought by a CRM opportunity, a third
+#     matched to a CRM contact), then GET /api/v1/me/leads (the first 50-lead page) under 200
+#     concurrent connections with wrk (latency percentiles).
 # Usage: bench/api_bench.sh sqlite|postgres DIR_WITH_people.csv_AND_companies.csv
-# Env: LEADBRIDGE_BIN (default target/release/leadbridge), WRK_DURATION (default 30s),
-#      PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+#   (make them with: bench/directory_gen.py --people 1000000 --companies DIR/companies.csv DIR/people.csv)
+# Env: LEADBRIDGE_BIN (default $CARGO_TARGET_DIR/release/leadbridge), WRK_DURATION (default 30s),
+#      LEADS_PER_REP (default 2000), PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
 
 backend="$1"
@@ -16,7 +18,7 @@ bin="${LEADBRIDGE_BIN:-${CARGO_TARGET_DIR:-$repo_root/target}/release/leadbridge
 duration="${WRK_DURATION:-30s}"
 pg_admin="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 reps=200
-leads_per_rep=100
+leads_per_rep="${LEADS_PER_REP:-2000}"
 
 work="$(mktemp -d)"
 server_pid=""
@@ -63,14 +65,21 @@ for i in $(seq 1 "$reps"); do
     echo "$password" | lb admin create-user --tenant "$tenant" --email "rep$i@bench.test" \
         --name "Rep $i" --seat --password-stdin >/dev/null
 done
-# Saved leads go in with SQL: seeding, not what is measured.
+# Saved leads go in with SQL: seeding, not what is measured. Each rep's leads were saved a second
+# apart; a quarter carry the CRM opportunity that brought them, a third are matched in the CRM.
 now_ms="$(date +%s%3N)"
 sql "INSERT INTO saved_leads (tenant_id, seat_id, person_id, by_hand, saved_at)
-     SELECT s.tenant_id, s.id, p.id, TRUE, $now_ms
+     SELECT s.tenant_id, s.id, p.id, TRUE, $now_ms - 1000 * (p.n % $leads_per_rep)
      FROM (SELECT tenant_id, id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS n FROM seats WHERE tenant_id = '$tenant') s
      JOIN (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS n FROM people WHERE tenant_id = '$tenant'
            ORDER BY id LIMIT $((reps * leads_per_rep))) p
        ON p.n / $leads_per_rep = s.n"
+sql "INSERT INTO saved_lead_reasons (tenant_id, seat_id, person_id, opportunity_id, stage)
+     SELECT tenant_id, seat_id, person_id, person_id, 3 FROM saved_leads
+     WHERE tenant_id = '$tenant' AND substr(person_id, 1, 1) IN ('0', '1', '2', '3')"
+sql "INSERT INTO person_matches (tenant_id, person_id, crm_table, crm_id, confidence, origin, explanation, updated_at)
+     SELECT tenant_id, person_id, 'contact', person_id, 100, 'exact', 'same email', $now_ms FROM saved_leads
+     WHERE tenant_id = '$tenant' AND substr(person_id, 2, 1) IN ('a', 'b', 'c', 'd', 'e')"
 echo "saved leads: $(sql "SELECT COUNT(*) FROM saved_leads")"
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"

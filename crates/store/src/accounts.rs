@@ -26,6 +26,8 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 const SESSION_PREFIX: &str = "lbs_";
 const API_TOKEN_PREFIX: &str = "lbt_";
+/// An API token's last use is recorded to the minute (see [`Store::api_token_user`]).
+const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 /// When sign-in attempts are refused for a while.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -357,14 +359,22 @@ impl Store {
         let now = millis(self.now());
         let hash = token_hash(token);
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_SELECT}, x.expires_at FROM {USER_FROM} JOIN api_tokens x ON x.tenant_id = u.tenant_id AND x.user_id = u.id \
+            "SELECT {USER_SELECT}, x.expires_at, x.last_used_at FROM {USER_FROM} JOIN api_tokens x ON x.tenant_id = u.tenant_id AND x.user_id = u.id \
              WHERE x.token_hash = $1 AND x.expires_at > $2 AND x.revoked_at IS NULL"
         )))
         .bind(&hash)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        if row.is_some() {
+        // Last use is kept to the minute: a write on every request would queue each of them
+        // behind SQLite's single writer, for a date nobody reads more precisely.
+        let last_used = row
+            .as_ref()
+            .map(|r| r.opt_int("last_used_at"))
+            .transpose()?;
+        if let Some(last_used) = last_used
+            && last_used.is_none_or(|at| now - at >= LAST_USED_RESOLUTION_MS)
+        {
             sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")
                 .bind(&hash)
                 .bind(now)

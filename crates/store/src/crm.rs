@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::TenantStore;
 use crate::codec::Word;
-use crate::db::{RowExt, chunk_rows, list_placeholders, millis, values_placeholders};
+use crate::db::{RowExt, chunk_rows, last_per_key, list_placeholders, millis, values_placeholders};
 use crate::error::{Result, StoreError};
 use crate::secrets::SecretOwner;
 use crate::tenants::found;
@@ -895,6 +895,8 @@ impl TenantStore {
             .map(|c| format!("{c} = excluded.{c}"))
             .collect();
         let (tenant, now) = (self.tid(), millis(self.now()));
+        let backend = self.backend();
+        let rows = last_per_key(rows, |m| Some(m.row.id()));
         let mut tx = self.atomic().await?;
         for chunk in rows.chunks(chunk_rows(columns)) {
             let sql = format!(
@@ -902,7 +904,7 @@ impl TenantStore {
                  ON CONFLICT (tenant_id, connection_id, id) DO UPDATE SET {}",
                 R::SQL_TABLE,
                 R::COLUMNS.join(", "),
-                values_placeholders(1, chunk.len(), columns),
+                values_placeholders(backend, chunk.len(), columns),
                 updates.join(", ")
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));

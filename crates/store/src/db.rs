@@ -5,6 +5,8 @@
 //! limits columns to text, integers, booleans and bytes: ids are UUID text, times are Unix
 //! milliseconds, and SQLite keeps booleans as integers (read back with [`RowExt::flag`]).
 
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::ops::{Deref, DerefMut};
 
 use chrono::{DateTime, Utc};
@@ -122,10 +124,17 @@ pub(crate) fn from_millis(ms: i64) -> Result<DateTime<Utc>> {
         .ok_or_else(|| StoreError::corrupt(format!("{ms} is not a time")))
 }
 
-/// `($start, $start+1, …), (…)` for `rows` rows of `columns` values each.
-pub(crate) fn values_placeholders(start: usize, rows: usize, columns: usize) -> String {
-    let mut out = String::with_capacity(rows * columns * 5);
-    let mut n = start;
+/// The VALUES list of a multi-row statement that binds nothing else: `rows` rows of `columns`
+/// parameters, in binding order.
+///
+/// PostgreSQL gets `$1, $2, …`. SQLite gets anonymous `?`: it keeps a named parameter (`$7`) in a
+/// list that it searches linearly, once per parameter when it compiles the statement and again
+/// each time sqlx binds one, so a 7,000-parameter statement cost tens of millions of steps and
+/// a million-row import ran at about 2,000 rows/s. Anonymous parameters are numbered by position
+/// and never searched.
+pub(crate) fn values_placeholders(backend: Backend, rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 6);
+    let mut n = 1;
     for row in 0..rows {
         if row > 0 {
             out.push_str(", ");
@@ -135,8 +144,13 @@ pub(crate) fn values_placeholders(start: usize, rows: usize, columns: usize) -> 
             if column > 0 {
                 out.push_str(", ");
             }
-            out.push('$');
-            out.push_str(&n.to_string());
+            match backend {
+                Backend::Sqlite => out.push('?'),
+                Backend::Postgres => {
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                }
+            }
             n += 1;
         }
         out.push(')');
@@ -152,10 +166,36 @@ pub(crate) fn list_placeholders(start: usize, count: usize) -> String {
         .join(", ")
 }
 
-/// Rows per multi-row statement: under SQLite's and PostgreSQL's bound-parameter limits for the
-/// widest row we write, and large enough that a million-row import is not statement-bound.
+/// The items to write, with only the last one for each key: within one batch the last entry wins,
+/// as if they had been sent one by one (and one statement cannot upsert a row twice on
+/// PostgreSQL). Items without a key are all kept. Input order is kept.
+pub(crate) fn last_per_key<'a, T, K: Hash + Eq>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> Option<K>,
+) -> Vec<&'a T> {
+    let mut last: HashMap<K, usize> = HashMap::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        if let Some(k) = key(item) {
+            last.insert(k, i);
+        }
+    }
+    items
+        .iter()
+        .enumerate()
+        .filter(|(i, item)| key(item).is_none_or(|k| last.get(&k) == Some(i)))
+        .map(|(_, item)| item)
+        .collect()
+}
+
+/// The most rows one multi-row statement writes; a bulk write of more rows takes several
+/// statements in one transaction.
+pub const MAX_ROWS_PER_STATEMENT: usize = 500;
+
+/// Rows per multi-row statement: under SQLite's (32,766) and PostgreSQL's (65,535)
+/// bound-parameter limits for the widest row we write, and large enough that a million-row
+/// import is not statement-bound.
 pub(crate) fn chunk_rows(columns: usize) -> usize {
-    (30_000 / columns.max(1)).clamp(1, 500)
+    (30_000 / columns.max(1)).clamp(1, MAX_ROWS_PER_STATEMENT)
 }
 
 /// Typed reads that turn a malformed stored value into [`StoreError::Corrupt`] naming the column.
@@ -243,9 +283,30 @@ mod tests {
 
     #[test]
     fn placeholders_number_consecutively() {
-        assert_eq!(values_placeholders(1, 2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(values_placeholders(3, 1, 1), "($3)");
+        assert_eq!(
+            values_placeholders(Backend::Postgres, 2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(values_placeholders(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(values_placeholders(Backend::Postgres, 0, 3), "");
         assert_eq!(list_placeholders(2, 3), "$2, $3, $4");
+    }
+
+    #[test]
+    fn the_last_entry_per_key_wins() {
+        let items = [
+            (Some("a"), 1),
+            (None, 2),
+            (Some("b"), 3),
+            (Some("a"), 4),
+            (None, 5),
+        ];
+        let kept: Vec<i32> = last_per_key(&items, |(k, _)| *k)
+            .into_iter()
+            .map(|(_, n)| *n)
+            .collect();
+        assert_eq!(kept, [2, 3, 4, 5]);
+        assert!(last_per_key(&[] as &[(Option<&str>, i32)], |(k, _)| *k).is_empty());
     }
 
     #[test]

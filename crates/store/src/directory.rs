@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 
 use crate::TenantStore;
 use crate::codec::Word;
-use crate::db::{RowExt, chunk_rows, list_placeholders, millis, values_placeholders};
+use crate::db::{RowExt, chunk_rows, last_per_key, list_placeholders, millis, values_placeholders};
 use crate::error::{Result, StoreError};
 
 /// A person to create or update. With an `external_id` (the caller's own id) a second upsert
@@ -150,22 +150,6 @@ pub(crate) fn company_from_row(row: &AnyRow) -> Result<CompanyRecord> {
     })
 }
 
-/// Within one batch the last entry for an external id wins, as if they had been sent one by one.
-fn last_per_external_id<T>(items: &[T], external_id: impl Fn(&T) -> Option<&str>) -> Vec<&T> {
-    let mut last: HashMap<&str, usize> = HashMap::new();
-    for (i, item) in items.iter().enumerate() {
-        if let Some(id) = external_id(item) {
-            last.insert(id, i);
-        }
-    }
-    items
-        .iter()
-        .enumerate()
-        .filter(|(i, item)| external_id(item).is_none_or(|id| last.get(id) == Some(i)))
-        .map(|(_, item)| item)
-        .collect()
-}
-
 impl TenantStore {
     /// Creates or updates people by external id, all or nothing; returns their ids in input order.
     pub async fn upsert_people(&mut self, people: &[NewPerson]) -> Result<Vec<PersonId>> {
@@ -180,9 +164,10 @@ impl TenantStore {
                 trimmed(&p.external_id),
             ));
         }
-        let unique = last_per_external_id(&prepared, |(_, _, _, e)| e.as_deref());
+        let unique = last_per_key(&prepared, |(_, _, _, e)| e.as_deref());
         let mut ids_by_external: HashMap<String, PersonId> = HashMap::new();
         let mut ids_without: HashMap<usize, PersonId> = HashMap::new();
+        let backend = self.backend();
         let mut tx = self.atomic().await?;
         for chunk in unique.chunks(chunk_rows(COLUMNS)) {
             let sql = format!(
@@ -196,7 +181,7 @@ impl TenantStore {
                  email = excluded.email, phone = excluded.phone, \
                  profile_url = excluded.profile_url, updated_at = excluded.updated_at \
                  RETURNING id, external_id",
-                values_placeholders(1, chunk.len(), COLUMNS)
+                values_placeholders(backend, chunk.len(), COLUMNS)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (i, p, name, external_id) in chunk.iter().copied() {
@@ -257,9 +242,10 @@ impl TenantStore {
                 trimmed(&c.external_id),
             ));
         }
-        let unique = last_per_external_id(&prepared, |(_, _, _, e)| e.as_deref());
+        let unique = last_per_key(&prepared, |(_, _, _, e)| e.as_deref());
         let mut ids_by_external: HashMap<String, CompanyId> = HashMap::new();
         let mut ids_without: HashMap<usize, CompanyId> = HashMap::new();
+        let backend = self.backend();
         let mut tx = self.atomic().await?;
         for chunk in unique.chunks(chunk_rows(COLUMNS)) {
             let sql = format!(
@@ -271,7 +257,7 @@ impl TenantStore {
                  location = excluded.location, size = excluded.size, \
                  updated_at = excluded.updated_at \
                  RETURNING id, external_id",
-                values_placeholders(1, chunk.len(), COLUMNS)
+                values_placeholders(backend, chunk.len(), COLUMNS)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (i, c, name, external_id) in chunk.iter().copied() {
@@ -323,6 +309,7 @@ impl TenantStore {
             return Err(StoreError::Invalid("a person of another tenant".to_owned()));
         }
         let mut inserted = 0;
+        let backend = self.backend();
         let mut tx = self.atomic().await?;
         for chunk in people.chunks(chunk_rows(COLUMNS)) {
             let sql = format!(
@@ -330,7 +317,7 @@ impl TenantStore {
                  company_id, location, email, phone, profile_url, crm_connection_id, \
                  crm_contact_id, created_at, updated_at) VALUES {} \
                  ON CONFLICT (tenant_id, id) DO NOTHING",
-                values_placeholders(1, chunk.len(), COLUMNS)
+                values_placeholders(backend, chunk.len(), COLUMNS)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for p in chunk {
@@ -378,13 +365,14 @@ impl TenantStore {
             ));
         }
         let mut inserted = 0;
+        let backend = self.backend();
         let mut tx = self.atomic().await?;
         for chunk in companies.chunks(chunk_rows(COLUMNS)) {
             let sql = format!(
                 "INSERT INTO companies (tenant_id, id, name, name_key, website, domain, industry, \
                  location, size, crm_connection_id, crm_account_id, created_at, updated_at) \
                  VALUES {} ON CONFLICT (tenant_id, id) DO NOTHING",
-                values_placeholders(1, chunk.len(), COLUMNS)
+                values_placeholders(backend, chunk.len(), COLUMNS)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for c in chunk {
@@ -535,6 +523,31 @@ impl TenantStore {
         row.as_ref().map(company_from_row).transpose()
     }
 
+    /// The ids of the companies with these external ids (those that exist), read in large
+    /// batches: what an import of people looks their companies up with.
+    pub async fn company_ids_by_external_ids(
+        &mut self,
+        external_ids: &[&str],
+    ) -> Result<HashMap<String, CompanyId>> {
+        let t = self.tid();
+        let mut found = HashMap::with_capacity(external_ids.len());
+        let mut conn = self.conn().await?;
+        for chunk in external_ids.chunks(chunk_rows(1)) {
+            let sql = format!(
+                "SELECT id, external_id FROM companies WHERE tenant_id = $1 AND external_id IN ({})",
+                list_placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t.clone());
+            for external_id in chunk {
+                query = query.bind(external_id.trim().to_owned());
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                found.insert(row.text("external_id")?, row.id("id")?);
+            }
+        }
+        Ok(found)
+    }
+
     pub async fn companies_page(
         &mut self,
         after: Option<CompanyId>,
@@ -578,21 +591,5 @@ mod tests {
         assert_eq!(contains_pattern(" Ana "), "%ana%");
         assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
         assert_eq!(contains_pattern("ÉLODIE"), "%élodie%");
-    }
-
-    #[test]
-    fn the_last_entry_per_external_id_wins() {
-        let items = [
-            (Some("a"), 1),
-            (None, 2),
-            (Some("b"), 3),
-            (Some("a"), 4),
-            (None, 5),
-        ];
-        let kept: Vec<i32> = last_per_external_id(&items, |(e, _)| *e)
-            .into_iter()
-            .map(|(_, n)| *n)
-            .collect();
-        assert_eq!(kept, [2, 3, 4, 5]);
     }
 }

@@ -51,7 +51,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
-pub use crate::db::{Backend, redact_url};
+pub use crate::db::{Backend, MAX_ROWS_PER_STATEMENT, redact_url};
 pub use crate::error::{Result, StoreError};
 
 use crate::accounts::ThrottlePolicy;
@@ -134,10 +134,15 @@ impl Store {
             pool_options = pool_options.after_connect(move |conn, _| {
                 Box::pin(async move {
                     // WAL lets readers work while one writer writes; NORMAL sync is durable across
-                    // a process crash in WAL mode (a power cut may lose the last commits).
+                    // a process crash in WAL mode (a power cut may lose the last commits). The
+                    // page cache (64 MiB, default 2 MiB) holds the indexes a large import updates
+                    // at random places (ids are random); temporary b-trees stay in memory; reads
+                    // of the database file go through a shared memory map instead of copies.
                     conn.execute(sqlx::AssertSqlSafe(format!(
                         "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                         PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {busy_ms};"
+                         PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {busy_ms}; \
+                         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
+                         PRAGMA mmap_size = 1073741824;"
                     )))
                     .await?;
                     Ok(())
@@ -340,6 +345,10 @@ impl TenantStore {
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
         self.store.now()
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        self.store.backend
     }
 
     pub(crate) async fn conn(&mut self) -> Result<Conn<'_>> {

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 use crate::TenantStore;
 use crate::codec::Word;
-use crate::db::{RowExt, chunk_rows, millis, values_placeholders};
+use crate::db::{RowExt, chunk_rows, last_per_key, millis, values_placeholders};
 use crate::error::{Result, StoreError};
 
 pub(crate) fn crm_ref_parts(crm: CrmPersonRef) -> (&'static str, String) {
@@ -66,6 +66,8 @@ impl TenantStore {
             return Ok(());
         }
         let (tenant, now) = (self.tid(), millis(self.now()));
+        let backend = self.backend();
+        let matches = last_per_key(matches, |m| Some((m.person, m.crm)));
         let mut tx = self.atomic().await?;
         for chunk in matches.chunks(chunk_rows(COLUMNS)) {
             let sql = format!(
@@ -74,7 +76,7 @@ impl TenantStore {
                  ON CONFLICT (tenant_id, person_id, crm_table, crm_id) DO UPDATE SET \
                  confidence = excluded.confidence, origin = excluded.origin, \
                  explanation = excluded.explanation, updated_at = excluded.updated_at {}",
-                values_placeholders(1, chunk.len(), COLUMNS),
+                values_placeholders(backend, chunk.len(), COLUMNS),
                 KEEP_REPS.replace("{t}", "person_matches")
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -113,6 +115,8 @@ impl TenantStore {
             return Ok(());
         }
         let (tenant, now) = (self.tid(), millis(self.now()));
+        let backend = self.backend();
+        let matches = last_per_key(matches, |m| Some((m.company, m.account)));
         let mut tx = self.atomic().await?;
         for chunk in matches.chunks(chunk_rows(COLUMNS)) {
             let sql = format!(
@@ -121,7 +125,7 @@ impl TenantStore {
                  ON CONFLICT (tenant_id, company_id, account_id) DO UPDATE SET \
                  confidence = excluded.confidence, origin = excluded.origin, \
                  explanation = excluded.explanation, updated_at = excluded.updated_at {}",
-                values_placeholders(1, chunk.len(), COLUMNS),
+                values_placeholders(backend, chunk.len(), COLUMNS),
                 KEEP_REPS.replace("{t}", "company_matches")
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));

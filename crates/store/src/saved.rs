@@ -1,16 +1,22 @@
 //! What reps follow: saved leads and accounts (by hand or brought by the CRM, with the
 //! opportunities that brought them), their tags, and the import's diff applied in one transaction.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use domain::ids::{SeatId, TagId};
 use domain::import::ImportDiff;
 use domain::saved::{CrmReason, SavedItem, SavedKey, SavedTarget, Tag, normalize_tag_name};
 use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
 
+use crate::Backend;
 use crate::TenantStore;
-use crate::db::{RowExt, millis};
+use crate::db::{
+    RowExt, chunk_rows, from_millis, last_per_key, list_placeholders, millis, values_placeholders,
+};
 use crate::directory::{CompanyRecord, PersonRecord, company_from_row, person_from_row};
 use crate::error::{Result, StoreError};
 use crate::tenants::found;
@@ -66,7 +72,25 @@ async fn load_items(
     t: &Tables,
     make: fn(uuid::Uuid) -> SavedTarget,
 ) -> Result<BTreeMap<SavedKey, (SavedItem, DateTime<Utc>)>> {
+    // Two spellings rather than `($2 IS NULL OR seat_id = $2)`: with that, neither database
+    // uses the primary key's seat column, and one rep's list read every seat's rows.
     let seat = seat.map(|s| s.to_string());
+    let filter = if seat.is_some() {
+        "tenant_id = $1 AND seat_id = $2"
+    } else {
+        "tenant_id = $1"
+    };
+    let read = |columns: &str, table: &str| {
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT seat_id, {0}, {columns} FROM {table} WHERE {filter}",
+            t.target
+        )))
+        .bind(tenant.to_owned());
+        match &seat {
+            Some(seat) => query.bind(seat.clone()),
+            None => query,
+        }
+    };
     let mut items = BTreeMap::new();
     let key = |row: &sqlx::any::AnyRow| -> Result<SavedKey> {
         Ok(SavedKey {
@@ -74,16 +98,10 @@ async fn load_items(
             target: make(row.uuid(t.target)?),
         })
     };
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT seat_id, {0}, by_hand, saved_at FROM {1} \
-         WHERE tenant_id = $1 AND ($2 IS NULL OR seat_id = $2)",
-        t.target, t.items
-    )))
-    .bind(tenant)
-    .bind(seat.clone())
-    .fetch_all(&mut *conn)
-    .await?;
-    for row in &rows {
+    for row in &read("by_hand, saved_at", t.items)
+        .fetch_all(&mut *conn)
+        .await?
+    {
         let item = SavedItem {
             key: key(row)?,
             by_hand: row.flag("by_hand")?,
@@ -92,37 +110,15 @@ async fn load_items(
         };
         items.insert(item.key, (item, row.time("saved_at")?));
     }
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT seat_id, {0}, opportunity_id, stage FROM {1} \
-         WHERE tenant_id = $1 AND ($2 IS NULL OR seat_id = $2)",
-        t.target, t.reasons
-    )))
-    .bind(tenant)
-    .bind(seat.clone())
-    .fetch_all(&mut *conn)
-    .await?;
-    for row in &rows {
+    for row in &read("opportunity_id, stage", t.reasons)
+        .fetch_all(&mut *conn)
+        .await?
+    {
         if let Some((item, _)) = items.get_mut(&key(row)?) {
-            let stage = row
-                .opt_int("stage")?
-                .map(i32::try_from)
-                .transpose()
-                .map_err(|_| StoreError::corrupt("stage out of range"))?;
-            item.crm_reasons.insert(CrmReason {
-                opportunity: row.id("opportunity_id")?,
-                stage,
-            });
+            item.crm_reasons.insert(reason_from_row(row)?);
         }
     }
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT seat_id, {0}, tag_id FROM {1} WHERE tenant_id = $1 AND ($2 IS NULL OR seat_id = $2)",
-        t.target, t.tags
-    )))
-    .bind(tenant)
-    .bind(seat)
-    .fetch_all(&mut *conn)
-    .await?;
-    for row in &rows {
+    for row in &read("tag_id", t.tags).fetch_all(&mut *conn).await? {
         if let Some((item, _)) = items.get_mut(&key(row)?) {
             item.tags.insert(row.id("tag_id")?);
         }
@@ -130,25 +126,211 @@ async fn load_items(
     Ok(items)
 }
 
-async fn insert_reason(
+fn reason_from_row(row: &AnyRow) -> Result<CrmReason> {
+    let stage = row
+        .opt_int("stage")?
+        .map(i32::try_from)
+        .transpose()
+        .map_err(|_| StoreError::corrupt("stage out of range"))?;
+    Ok(CrmReason {
+        opportunity: row.id("opportunity_id")?,
+        stage,
+    })
+}
+
+/// Where the next page of a rep's saved leads or accounts starts. Pages run from the most
+/// recently saved item (ties by id), so a page is read through an index however long the list
+/// is, and saving or unsaving between pages neither repeats nor skips an item. Clients get it
+/// as opaque text ([`SavedCursor`]'s `Display`, read back with [`SavedCursor::parse`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SavedCursor {
+    saved_at: i64,
+    id: Uuid,
+}
+
+impl SavedCursor {
+    /// `None` for text that is not a cursor.
+    pub fn parse(text: &str) -> Option<SavedCursor> {
+        let (saved_at, id) = text.split_once('.')?;
+        Some(SavedCursor {
+            saved_at: saved_at.parse().ok()?,
+            id: Uuid::try_parse(id).ok()?,
+        })
+    }
+}
+
+impl fmt::Display for SavedCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.saved_at, self.id.simple())
+    }
+}
+
+/// One page of a list and where the next one starts (`None` on the last page).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedPage<T> {
+    pub items: Vec<T>,
+    pub next: Option<SavedCursor>,
+}
+
+/// What a page of saved items joins to: the directory table and its columns.
+struct Target {
+    table: &'static str,
+    columns: &'static str,
+}
+
+/// One page of a seat's saved items of one kind, each with its row of `target` (read with the
+/// target's columns) and its reasons and tags, which are read for the page's items only.
+async fn saved_page(
     conn: &mut AnyConnection,
     tenant: &str,
-    key: &SavedKey,
-    reason: &CrmReason,
+    seat: SeatId,
+    (t, target): (&Tables, Target),
+    make: fn(Uuid) -> SavedTarget,
+    after: Option<SavedCursor>,
+    limit: u32,
+) -> Result<(Vec<(AnyRow, SavedItem, DateTime<Utc>)>, Option<SavedCursor>)> {
+    let seat_text = seat.to_string();
+    let (after_clause, limit_param) = match after {
+        None => ("", "$3"),
+        Some(_) => (
+            "AND (s.saved_at < $3 OR (s.saved_at = $3 AND s.{target} > $4))",
+            "$5",
+        ),
+    };
+    let sql = format!(
+        "SELECT {columns}, s.by_hand, s.saved_at FROM {items} s \
+         JOIN {table} x ON x.tenant_id = s.tenant_id AND x.id = s.{target} \
+         WHERE s.tenant_id = $1 AND s.seat_id = $2 {after_clause} \
+         ORDER BY s.saved_at DESC, s.{target} LIMIT {limit_param}",
+        columns = prefixed(target.columns, "x"),
+        items = t.items,
+        table = target.table,
+        after_clause = after_clause.replace("{target}", t.target),
+        target = t.target,
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_owned())
+        .bind(seat_text.clone());
+    if let Some(after) = after {
+        query = query.bind(after.saved_at).bind(after.id.to_string());
+    }
+    // One more than asked: whether it comes back says if there is a next page.
+    let mut rows = query
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&mut *conn)
+        .await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+
+    let mut page = Vec::with_capacity(rows.len());
+    let mut positions = HashMap::with_capacity(rows.len());
+    let mut last_id = None;
+    for row in rows {
+        let id = row.uuid("id")?;
+        last_id = Some(id);
+        positions.insert(id, page.len());
+        let item = SavedItem {
+            key: SavedKey {
+                seat,
+                target: make(id),
+            },
+            by_hand: row.flag("by_hand")?,
+            crm_reasons: BTreeSet::new(),
+            tags: BTreeSet::new(),
+        };
+        let saved_at = row.int("saved_at")?;
+        page.push((row, item, saved_at));
+    }
+    if !page.is_empty() {
+        let ids = list_placeholders(3, page.len());
+        let details = |columns: &str, table: &str| {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {0}, {columns} FROM {table} \
+                 WHERE tenant_id = $1 AND seat_id = $2 AND {0} IN ({ids})",
+                t.target
+            )))
+            .bind(tenant.to_owned())
+            .bind(seat_text.clone());
+            for id in positions.keys() {
+                query = query.bind(id.to_string());
+            }
+            query
+        };
+        for row in &details("opportunity_id, stage", t.reasons)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            if let Some(i) = positions.get(&row.uuid(t.target)?) {
+                page[*i].1.crm_reasons.insert(reason_from_row(row)?);
+            }
+        }
+        for row in &details("tag_id", t.tags).fetch_all(&mut *conn).await? {
+            if let Some(i) = positions.get(&row.uuid(t.target)?) {
+                page[*i].1.tags.insert(row.id("tag_id")?);
+            }
+        }
+    }
+    let next = match (page.last(), last_id) {
+        (Some((_, _, saved_at)), Some(id)) if more => Some(SavedCursor {
+            saved_at: *saved_at,
+            id,
+        }),
+        _ => None,
+    };
+    let page = page
+        .into_iter()
+        .map(|(row, item, saved_at)| Ok((row, item, from_millis(saved_at)?)))
+        .collect::<Result<_>>()?;
+    Ok((page, next))
+}
+
+/// Entries with the seat and target of their key as stored: `(seat_id, target id, entry)`.
+type StoredEntries<T> = Vec<(String, String, T)>;
+
+/// Entries split by the kind of item their key names.
+fn by_kind<T>(
+    entries: impl IntoIterator<Item = (SavedKey, T)>,
+) -> [(&'static Tables, StoredEntries<T>); 2] {
+    let (mut leads, mut accounts) = (Vec::new(), Vec::new());
+    for (key, value) in entries {
+        let seat = key.seat.to_string();
+        match key.target {
+            SavedTarget::Lead(person) => leads.push((seat, person.to_string(), value)),
+            SavedTarget::Account(company) => accounts.push((seat, company.to_string(), value)),
+        }
+    }
+    [(&LEADS, leads), (&ACCOUNTS, accounts)]
+}
+
+/// Records reasons on saved items (a known one takes the new stage), in multi-row statements.
+async fn insert_reasons(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    tenant: &str,
+    reasons: &[(SavedKey, CrmReason)],
 ) -> Result<()> {
-    let (t, target) = tables(key.target);
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO {0} (tenant_id, seat_id, {1}, opportunity_id, stage) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (tenant_id, seat_id, {1}, opportunity_id) DO UPDATE SET stage = excluded.stage",
-        t.reasons, t.target
-    )))
-    .bind(tenant)
-    .bind(key.seat.to_string())
-    .bind(target)
-    .bind(reason.opportunity.to_string())
-    .bind(reason.stage.map(i64::from))
-    .execute(&mut *conn)
-    .await?;
+    let reasons = last_per_key(reasons, |(key, reason)| Some((*key, reason.opportunity)));
+    for (t, rows) in by_kind(reasons.into_iter().map(|(key, reason)| (*key, *reason))) {
+        for chunk in rows.chunks(chunk_rows(5)) {
+            let sql = format!(
+                "INSERT INTO {0} (tenant_id, seat_id, {1}, opportunity_id, stage) VALUES {2} \
+                 ON CONFLICT (tenant_id, seat_id, {1}, opportunity_id) DO UPDATE SET stage = excluded.stage",
+                t.reasons,
+                t.target,
+                values_placeholders(backend, chunk.len(), 5)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (seat, target, reason) in chunk {
+                query = query
+                    .bind(tenant.to_owned())
+                    .bind(seat)
+                    .bind(target)
+                    .bind(reason.opportunity.to_string())
+                    .bind(reason.stage.map(i64::from));
+            }
+            query.execute(&mut *conn).await?;
+        }
+    }
     Ok(())
 }
 
@@ -205,84 +387,91 @@ impl TenantStore {
         Ok(items.into_values().map(|(item, _)| item).collect())
     }
 
-    /// The rep's saved leads with their people, most recently saved first.
-    pub async fn saved_leads(&mut self, seat: SeatId) -> Result<Vec<SavedLead>> {
+    /// Whether the seat has saved this person or company (read by its key).
+    pub async fn is_saved(&mut self, seat: SeatId, target: SavedTarget) -> Result<bool> {
         let tenant = self.tid();
-        let mut conn = self.conn().await?;
-        let items = load_items(&mut conn, &tenant, Some(seat), &LEADS, |u| {
-            SavedTarget::Lead(u.into())
-        })
-        .await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM people p JOIN saved_leads s ON s.tenant_id = p.tenant_id \
-             AND s.person_id = p.id WHERE s.tenant_id = $1 AND s.seat_id = $2",
-            prefixed(crate::directory::PERSON_COLUMNS, "p")
+        let (t, target_id) = tables(target);
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT 1 AS one FROM {0} WHERE tenant_id = $1 AND seat_id = $2 AND {1} = $3",
+            t.items, t.target
         )))
-        .bind(&tenant)
+        .bind(tenant)
         .bind(seat.to_string())
-        .fetch_all(&mut *conn)
+        .bind(target_id)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
-        let mut leads = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let person = person_from_row(row)?;
-            let key = SavedKey {
-                seat,
-                target: SavedTarget::Lead(person.person.id),
-            };
-            if let Some((item, saved_at)) = items.get(&key) {
-                leads.push(SavedLead {
-                    item: item.clone(),
-                    person,
-                    saved_at: *saved_at,
-                });
-            }
-        }
-        leads.sort_by(|a, b| {
-            b.saved_at
-                .cmp(&a.saved_at)
-                .then(a.person.person.id.cmp(&b.person.person.id))
-        });
-        Ok(leads)
+        Ok(row.is_some())
     }
 
-    /// The rep's saved accounts with their companies, most recently saved first.
-    pub async fn saved_accounts(&mut self, seat: SeatId) -> Result<Vec<SavedAccount>> {
+    /// A page of the rep's saved leads with their people, most recently saved first: the first
+    /// page with `after: None`, then each page's `next`.
+    pub async fn saved_leads(
+        &mut self,
+        seat: SeatId,
+        after: Option<SavedCursor>,
+        limit: u32,
+    ) -> Result<SavedPage<SavedLead>> {
         let tenant = self.tid();
-        let mut conn = self.conn().await?;
-        let items = load_items(&mut conn, &tenant, Some(seat), &ACCOUNTS, |u| {
-            SavedTarget::Account(u.into())
-        })
+        let target = Target {
+            table: "people",
+            columns: crate::directory::PERSON_COLUMNS,
+        };
+        let (rows, next) = saved_page(
+            &mut *self.conn().await?,
+            &tenant,
+            seat,
+            (&LEADS, target),
+            |u| SavedTarget::Lead(u.into()),
+            after,
+            limit,
+        )
         .await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM companies c JOIN saved_accounts s ON s.tenant_id = c.tenant_id \
-             AND s.company_id = c.id WHERE s.tenant_id = $1 AND s.seat_id = $2",
-            prefixed(crate::directory::COMPANY_COLUMNS, "c")
-        )))
-        .bind(&tenant)
-        .bind(seat.to_string())
-        .fetch_all(&mut *conn)
+        let items = rows
+            .into_iter()
+            .map(|(row, item, saved_at)| {
+                Ok(SavedLead {
+                    item,
+                    person: person_from_row(&row)?,
+                    saved_at,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(SavedPage { items, next })
+    }
+
+    /// A page of the rep's saved accounts with their companies, most recently saved first.
+    pub async fn saved_accounts(
+        &mut self,
+        seat: SeatId,
+        after: Option<SavedCursor>,
+        limit: u32,
+    ) -> Result<SavedPage<SavedAccount>> {
+        let tenant = self.tid();
+        let target = Target {
+            table: "companies",
+            columns: crate::directory::COMPANY_COLUMNS,
+        };
+        let (rows, next) = saved_page(
+            &mut *self.conn().await?,
+            &tenant,
+            seat,
+            (&ACCOUNTS, target),
+            |u| SavedTarget::Account(u.into()),
+            after,
+            limit,
+        )
         .await?;
-        let mut accounts = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let company = company_from_row(row)?;
-            let key = SavedKey {
-                seat,
-                target: SavedTarget::Account(company.company.id),
-            };
-            if let Some((item, saved_at)) = items.get(&key) {
-                accounts.push(SavedAccount {
-                    item: item.clone(),
-                    company,
-                    saved_at: *saved_at,
-                });
-            }
-        }
-        accounts.sort_by(|a, b| {
-            b.saved_at
-                .cmp(&a.saved_at)
-                .then(a.company.company.id.cmp(&b.company.company.id))
-        });
-        Ok(accounts)
+        let items = rows
+            .into_iter()
+            .map(|(row, item, saved_at)| {
+                Ok(SavedAccount {
+                    item,
+                    company: company_from_row(&row)?,
+                    saved_at,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(SavedPage { items, next })
     }
 
     /// Applies the import rule's diff in one transaction, in the order the domain's
@@ -300,20 +489,26 @@ impl TenantStore {
         self.insert_people_from_crm(&diff.create_people).await?;
         self.upsert_person_matches(&diff.person_matches).await?;
         self.upsert_company_matches(&diff.company_matches).await?;
-        let (tenant, now) = (self.tid(), millis(self.now()));
+        let (tenant, now, backend) = (self.tid(), millis(self.now()), self.backend());
         let mut conn = self.conn().await?;
-        for key in &diff.unsave {
-            let (t, target) = tables(key.target);
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM {0} WHERE tenant_id = $1 AND seat_id = $2 AND {1} = $3 AND by_hand = FALSE",
-                t.items, t.target
-            )))
-            .bind(&tenant)
-            .bind(key.seat.to_string())
-            .bind(target)
-            .execute(&mut *conn)
-            .await?;
+        for (t, keys) in by_kind(diff.unsave.iter().map(|key| (*key, ()))) {
+            for chunk in keys.chunks(chunk_rows(3)) {
+                let sql = format!(
+                    "DELETE FROM {0} WHERE by_hand = FALSE AND (tenant_id, seat_id, {1}) IN (VALUES {2})",
+                    t.items,
+                    t.target,
+                    values_placeholders(backend, chunk.len(), 3)
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (seat, target, ()) in chunk {
+                    query = query.bind(&tenant).bind(seat).bind(target);
+                }
+                query.execute(&mut *conn).await?;
+            }
         }
+        // One statement per reason: a reason goes only when an opportunity changes stage or
+        // owner, a handful per sync, and matching its stage (which may be NULL) row by row
+        // would need a different statement on each database.
         for (key, reason) in &diff.remove_reasons {
             let (t, target) = tables(key.target);
             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -329,29 +524,53 @@ impl TenantStore {
             .execute(&mut *conn)
             .await?;
         }
-        for (key, reason) in &diff.add_reasons {
-            insert_reason(&mut conn, &tenant, key, reason).await?;
-        }
-        for item in &diff.save {
-            let (t, target) = tables(item.key.target);
-            let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO {0} (tenant_id, seat_id, {1}, by_hand, saved_at) VALUES ($1, $2, $3, FALSE, $4) \
-                 ON CONFLICT (tenant_id, seat_id, {1}) DO NOTHING",
-                t.items, t.target
-            )))
-            .bind(&tenant)
-            .bind(item.key.seat.to_string())
-            .bind(target)
-            .bind(now)
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| StoreError::from(e).on_foreign_key("An imported item refers to a seat, person or company that does not exist."))?;
-            if inserted.rows_affected() == 1 {
-                for reason in &item.crm_reasons {
-                    insert_reason(&mut conn, &tenant, &item.key, reason).await?;
+        insert_reasons(&mut conn, backend, &tenant, &diff.add_reasons).await?;
+
+        // New items; the reasons of those that were not saved already go in after them.
+        let mut first = HashSet::with_capacity(diff.save.len());
+        let saves = diff
+            .save
+            .iter()
+            .filter(|item| first.insert(item.key))
+            .map(|item| (item.key, item));
+        let mut new_reasons = Vec::new();
+        for (t, items) in by_kind(saves) {
+            for chunk in items.chunks(chunk_rows(5)) {
+                let sql = format!(
+                    "INSERT INTO {0} (tenant_id, seat_id, {1}, by_hand, saved_at) VALUES {2} \
+                     ON CONFLICT (tenant_id, seat_id, {1}) DO NOTHING RETURNING seat_id, {1}",
+                    t.items,
+                    t.target,
+                    values_placeholders(backend, chunk.len(), 5)
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (seat, target, _) in chunk {
+                    query = query
+                        .bind(&tenant)
+                        .bind(seat)
+                        .bind(target)
+                        .bind(false)
+                        .bind(now);
+                }
+                let inserted: HashSet<(String, String)> = query
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(|e| {
+                        StoreError::from(e).on_foreign_key(
+                            "An imported item refers to a seat, person or company that does not exist.",
+                        )
+                    })?
+                    .iter()
+                    .map(|row| Ok((row.text("seat_id")?, row.text(t.target)?)))
+                    .collect::<Result<_>>()?;
+                for (seat, target, item) in chunk {
+                    if inserted.contains(&(seat.clone(), target.clone())) {
+                        new_reasons.extend(item.crm_reasons.iter().map(|r| (item.key, *r)));
+                    }
                 }
             }
         }
+        insert_reasons(&mut conn, backend, &tenant, &new_reasons).await?;
         Ok(())
     }
 

@@ -717,16 +717,18 @@ impl<R: Upsert> Importer<R> {
         let Some(tenant) = self.tenant.as_mut() else {
             return Ok(());
         };
-        for (_, row) in &rows {
-            if let Some(reference) = row.company_reference()
-                && !self.companies.contains_key(reference)
-            {
-                let id = tenant
-                    .company_by_external_id(reference)
-                    .await?
-                    .map(|c| c.company.id);
-                self.companies.insert(reference.to_owned(), id);
-            }
+        // The batch's companies not looked up yet, in one query per few hundred.
+        let mut unknown: Vec<&str> = rows
+            .iter()
+            .filter_map(|(_, row)| row.company_reference())
+            .filter(|reference| !self.companies.contains_key(*reference))
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        let found = tenant.company_ids_by_external_ids(&unknown).await?;
+        for reference in unknown {
+            self.companies
+                .insert(reference.to_owned(), found.get(reference).copied());
         }
         let mut news = Vec::with_capacity(rows.len());
         for (position, row) in rows {

@@ -33,22 +33,31 @@ impl PageQuery {
 }
 
 impl PageQuery {
+    /// The cursor read with the list's own `parse` (`None` on the first page); one it does not
+    /// accept is a 400 naming the parameter.
+    pub fn cursor<T>(&self, parse: impl FnOnce(&str) -> Option<T>) -> Result<Option<T>, Problem> {
+        match self.cursor.as_deref() {
+            None => Ok(None),
+            Some(cursor) => parse(cursor).map(Some).ok_or_else(|| {
+                Problem::new(ProblemCode::InvalidQuery).field(
+                    "cursor",
+                    "not a cursor of this list; start again without one",
+                )
+            }),
+        }
+    }
+
     /// A page of a list held in memory; the cursor is where the next page starts.
     pub fn slice<T>(&self, items: Vec<T>) -> Result<Page<T>, Problem> {
         let limit = usize::try_from(self.limit()?).unwrap_or(usize::MAX);
-        let start = match self.cursor.as_deref() {
-            None => 0,
-            Some(cursor) => cursor
-                .parse::<usize>()
-                .ok()
-                .filter(|start| *start <= items.len())
-                .ok_or_else(|| {
-                    Problem::new(ProblemCode::InvalidQuery).field(
-                        "cursor",
-                        "not a cursor of this list; start again without one",
-                    )
-                })?,
-        };
+        let start = self
+            .cursor(|cursor| {
+                cursor
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|start| *start <= items.len())
+            })?
+            .unwrap_or(0);
         let end = start.saturating_add(limit).min(items.len());
         let next_cursor = (end < items.len()).then(|| end.to_string());
         Ok(Page {

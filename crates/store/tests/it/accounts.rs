@@ -223,7 +223,29 @@ async fn api_tokens_expire_and_are_revocable(h: Harness) {
     let listed = t.api_tokens(ana.id).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, "mobile");
-    assert!(listed[0].last_used_at.is_some());
+    let first_use = listed[0].last_used_at.unwrap();
+    assert_eq!(first_use, h.clock.now());
+    // Used again within the minute: the recorded use stays; a minute later it moves.
+    h.clock.advance(TimeDelta::seconds(59));
+    h.store
+        .api_token_user(&issued.token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        t.api_tokens(ana.id).await.unwrap()[0].last_used_at,
+        Some(first_use)
+    );
+    h.clock.advance(TimeDelta::seconds(1));
+    h.store
+        .api_token_user(&issued.token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        t.api_tokens(ana.id).await.unwrap()[0].last_used_at,
+        Some(h.clock.now())
+    );
     assert!(
         format!("{listed:?}")
             .find(issued.token.expose_secret())

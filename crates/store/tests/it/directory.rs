@@ -362,7 +362,7 @@ async fn hand_saves_and_the_import_diff(h: Harness) {
             .iter()
             .any(|i| i.key == hand && i.source() == Source::Manual)
     );
-    let leads = t.saved_leads(seat).await.unwrap();
+    let leads = t.saved_leads(seat, None, 100).await.unwrap().items;
     assert_eq!(leads.len(), 3);
     let imported_lead = leads.iter().find(|l| l.item.key == imported).unwrap();
     assert_eq!(imported_lead.item.source(), Source::Crm);
@@ -371,7 +371,13 @@ async fn hand_saves_and_the_import_diff(h: Harness) {
         imported_lead.item.crm_reasons,
         BTreeSet::from([reason(1, Some(3))])
     );
-    assert!(t.saved_accounts(seat).await.unwrap().is_empty());
+    assert!(
+        t.saved_accounts(seat, None, 100)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 
     // The rep unsaves; an unknown target is refused.
     assert!(t.unsave(seat, hand.target).await.unwrap());

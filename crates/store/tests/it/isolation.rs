@@ -204,8 +204,20 @@ async fn another_tenant_can_neither_see_nor_change_a_tenants_rows(h: Harness) {
     assert!(b.companies_page(None, 10).await.unwrap().is_empty());
     assert!(b.search_companies("contoso", 10).await.unwrap().is_empty());
     assert!(b.saved_items(None).await.unwrap().is_empty());
-    assert!(b.saved_leads(a.seat).await.unwrap().is_empty());
-    assert!(b.saved_accounts(a.seat).await.unwrap().is_empty());
+    assert!(
+        b.saved_leads(a.seat, None, 100)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        b.saved_accounts(a.seat, None, 100)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     assert!(b.tags().await.unwrap().is_empty());
     assert_eq!(b.thread(a.thread).await.unwrap(), None);
     assert!(b.threads(None).await.unwrap().is_empty());

@@ -7,9 +7,11 @@ mod harness;
 
 mod accounts;
 mod activities;
+mod batches;
 mod crm;
 mod directory;
 mod isolation;
 mod jobs;
 mod purge;
+mod saved_pages;
 mod tenants;

@@ -193,11 +193,11 @@ pub(crate) async fn get_person(
         .map(match_view)
         .collect();
     let saved = match caller.user.seat {
-        Some(seat) => tenant
-            .saved_items(Some(seat))
-            .await?
-            .iter()
-            .any(|i| i.key.target == domain::saved::SavedTarget::Lead(person.person.id)),
+        Some(seat) => {
+            tenant
+                .is_saved(seat, domain::saved::SavedTarget::Lead(person.person.id))
+                .await?
+        }
         None => false,
     };
     Ok(Json(PersonDetail {

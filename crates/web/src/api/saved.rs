@@ -11,6 +11,7 @@ use domain::ids::{CompanyId, PersonId};
 use domain::saved::{SavedItem, SavedTarget};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
+use store::saved::SavedCursor;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -101,7 +102,8 @@ pub(crate) async fn my_leads(
     StrictQuery(page): StrictQuery<PageQuery>,
 ) -> Result<Json<Page<LeadView>>, Problem> {
     let mut tenant = rep.caller.tenant(&state);
-    let page = page.slice(tenant.saved_leads(rep.seat).await?)?;
+    let after = page.cursor(SavedCursor::parse)?;
+    let page = tenant.saved_leads(rep.seat, after, page.limit()?).await?;
     let ids: Vec<PersonId> = page.items.iter().map(|l| l.person.person.id).collect();
     let mut matches: BTreeMap<PersonId, Vec<MatchView>> = BTreeMap::new();
     for m in tenant.person_matches_of(&ids).await? {
@@ -124,7 +126,7 @@ pub(crate) async fn my_leads(
                 }
             })
             .collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: page.next.map(|c| c.to_string()),
     }))
 }
 
@@ -138,7 +140,10 @@ pub(crate) async fn my_accounts(
     StrictQuery(page): StrictQuery<PageQuery>,
 ) -> Result<Json<Page<AccountView>>, Problem> {
     let mut tenant = rep.caller.tenant(&state);
-    let page = page.slice(tenant.saved_accounts(rep.seat).await?)?;
+    let after = page.cursor(SavedCursor::parse)?;
+    let page = tenant
+        .saved_accounts(rep.seat, after, page.limit()?)
+        .await?;
     let ids: Vec<CompanyId> = page.items.iter().map(|a| a.company.company.id).collect();
     let mut matches: BTreeMap<CompanyId, Vec<CrmAccountMatchView>> = BTreeMap::new();
     for m in tenant.company_matches_of(&ids).await? {
@@ -170,7 +175,7 @@ pub(crate) async fn my_accounts(
                 }
             })
             .collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: page.next.map(|c| c.to_string()),
     }))
 }
 
