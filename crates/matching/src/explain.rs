@@ -65,6 +65,9 @@ pub enum Detail {
     RoleMailbox,
     /// A common value, so agreeing on it counts for less.
     CommonValue,
+    /// A full name so rare that hardly anyone else should have it, which counts for more than
+    /// the two names do separately.
+    RareName,
 }
 
 /// One field's part in a score: how it compared and how much it counted, in bits of evidence

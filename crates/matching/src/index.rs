@@ -92,19 +92,32 @@ impl Frequencies<'_> {
         prior_u: f32,
         range: (f32, f32),
     ) -> (f32, bool) {
+        let w = (m / self.rate(key, prior_u)).log2();
+        (w.clamp(range.0, range.1), w < range.1 - 2.0)
+    }
+
+    /// How often a record other than the compared one has this value: the u of agreeing on it,
+    /// smoothed towards `prior_u` so that a small index does not make every value look unique.
+    pub fn rate(&self, key: u64, prior_u: f32) -> f32 {
         const PRIOR_RECORDS: f32 = 2000.0;
-        // Leave the compared record itself out: its own value says nothing about how common
-        // the value is among the others.
-        let count = self
-            .counts
+        let count = self.others_with(key) as f32;
+        let others = self.total.saturating_sub(1) as f32;
+        (count + PRIOR_RECORDS * prior_u) / (others + PRIOR_RECORDS)
+    }
+
+    /// Records other than the compared one that have this value. The compared record itself is
+    /// left out: its own value says nothing about how common the value is among the others.
+    pub fn others_with(&self, key: u64) -> u32 {
+        self.counts
             .get(&key)
             .copied()
             .unwrap_or(0)
-            .saturating_sub(1) as f32;
-        let others = self.total.saturating_sub(1) as f32;
-        let u = (count + PRIOR_RECORDS * prior_u) / (others + PRIOR_RECORDS);
-        let w = (m / u).log2();
-        (w.clamp(range.0, range.1), w < range.1 - 2.0)
+            .saturating_sub(1)
+    }
+
+    /// Records in the index.
+    pub fn records(&self) -> u32 {
+        self.total
     }
 }
 
@@ -405,6 +418,15 @@ impl<E: Entity> MatchIndex<E> {
             score,
             fields,
         }
+    }
+
+    /// How `left` compares with the indexed record `right_id`, whether or not blocking would
+    /// bring the two together: for a person asking why a pair was not matched. `None` when no
+    /// record has that id.
+    pub fn compare_with(&self, left: &E::Record, right_id: &str) -> Option<Explanation> {
+        let slot = self.slot_of(right_id)?;
+        let right = self.slots[slot as usize].as_ref()?;
+        Some(self.explain(&E::prepare(left), right))
     }
 
     /// The `limit` best-scoring CRM records for `left`, whatever the decision: what a person

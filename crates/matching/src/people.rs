@@ -43,6 +43,9 @@ pub struct PreparedPerson {
     last_key: u64,
     given_key: u64,
     company_key: u64,
+    title_key: u64,
+    /// Frequency key of the canonical given name and family name together.
+    full_key: u64,
     /// Whether the given name is a listed nickname, so that only those pay for the lookup.
     nickname: bool,
 }
@@ -135,6 +138,12 @@ pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
     let last_key = tf_key(b'l', &compact(text.get(LAST)));
     let given_key = tf_key(b'f', text.get(GIVEN));
     let company_key = tf_key(b'c', text.get(COMPANY));
+    let title_key = tf_key(b't', text.get(TITLE));
+    let full_key = if given_key == 0 || last_key == 0 {
+        0
+    } else {
+        key(b'n', &[text.get(GIVEN), &compact(text.get(LAST))])
+    };
     let nickname = !formal_names(text.get(FIRST).split(' ').next().unwrap_or("")).is_empty();
     PreparedPerson {
         text,
@@ -142,6 +151,8 @@ pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
         last_key,
         given_key,
         company_key,
+        title_key,
+        full_key,
         nickname,
     }
 }
@@ -200,6 +211,10 @@ impl Entity for People {
             };
             out.push(BlockKey::name(key(b'B', &[a, b])));
         }
+        if !last.is_empty() && !p.get(COMPANY).is_empty() {
+            // Catches a mistyped, abbreviated or unlisted given name when the company agrees.
+            out.push(BlockKey::new(key(b'L', &[last, p.get(COMPANY)])));
+        }
         if !given.is_empty() && !p.get(COMPANY).is_empty() {
             // Catches a mistyped family name when the company agrees.
             out.push(BlockKey::new(key(b'C', &[given, p.get(COMPANY)])));
@@ -208,9 +223,15 @@ impl Entity for People {
 
     fn frequency_keys(p: &PreparedPerson, out: &mut Vec<u64>) {
         out.extend(
-            [p.last_key, p.given_key, p.company_key]
-                .into_iter()
-                .filter(|k| *k != 0),
+            [
+                p.last_key,
+                p.given_key,
+                p.company_key,
+                p.title_key,
+                p.full_key,
+            ]
+            .into_iter()
+            .filter(|k| *k != 0),
         );
     }
 
@@ -229,8 +250,8 @@ impl Entity for People {
             _ => s.add(Field::ProfileUrl, Agreement::Different, None, -8.0),
         }
         s.phone(l.phone, r.phone, (9.0, 7.0, -1.0));
-        compare_company(l, r, freq, &mut s);
-        s.words(Field::Title, l.get(TITLE), r.get(TITLE), (2.0, 1.0, -0.5));
+        let company_differs = compare_company(l, r, freq, &mut s);
+        compare_title(l, r, company_differs, freq, &mut s);
         s.address(&l.address(), &r.address(), &ADDRESS_WEIGHTS);
         s.score
     }
@@ -238,7 +259,7 @@ impl Entity for People {
     fn default_config() -> MatchConfig {
         MatchConfig {
             threshold: 0.95,
-            prior_bits: 12.0,
+            prior_bits: PEOPLE_PRIOR_BITS,
             max_block: 500,
             max_name_block: 50,
         }
@@ -265,9 +286,19 @@ type Comparison = (Agreement, Option<Detail>, f32);
 /// some other field has to agree too, if only the country.
 const LAST_NAME_MAX: f32 = 9.5;
 const FIRST_NAME_MAX: f32 = 6.5;
+const TITLE_MAX: f32 = 4.0;
+/// The most a rare full name can count (see `rare_name_weight`): a match on it still needs
+/// some other field not to disagree.
+const RARE_NAME_MAX: f32 = 19.0;
+/// Uncertainty in a name's expected frequency: however rare the names, at least this many
+/// others are assumed to share them.
+const RARE_FLOOR: f32 = 0.01;
+const PEOPLE_PRIOR_BITS: f32 = 12.0;
+const LAST_PRIOR_U: f32 = 1.0 / 5000.0;
+const GIVEN_PRIOR_U: f32 = 1.0 / 300.0;
 
 fn compare_last(l: &str, r: &str, r_key: u64, freq: &Frequencies<'_>) -> Comparison {
-    let exact = || freq.agreement_weight(r_key, 0.95, 1.0 / 5000.0, (3.0, LAST_NAME_MAX));
+    let exact = || freq.agreement_weight(r_key, 0.95, LAST_PRIOR_U, (3.0, LAST_NAME_MAX));
     if same_ignoring_spaces(l, r) {
         let (w, common) = exact();
         (Agreement::Exact, common.then_some(Detail::CommonValue), w)
@@ -296,7 +327,7 @@ fn compare_given(
     r_key: u64,
     freq: &Frequencies<'_>,
 ) -> Comparison {
-    let exact_weight = || freq.agreement_weight(r_key, 0.95, 1.0 / 300.0, (2.0, FIRST_NAME_MAX));
+    let exact_weight = || freq.agreement_weight(r_key, 0.95, GIVEN_PRIOR_U, (2.0, FIRST_NAME_MAX));
     if l == r {
         let (w, common) = exact_weight();
         (Agreement::Exact, common.then_some(Detail::CommonValue), w)
@@ -313,6 +344,28 @@ fn compare_given(
     } else {
         (Agreement::Different, None, -4.0)
     }
+}
+
+/// What a full name agreeing exactly is worth when it is so rare that it is itself evidence.
+///
+/// The capped weights of the two names stop a name from matching alone, which is right for most
+/// names: another person of that name is likely to turn up among the workspace's people. For a
+/// rare combination (a rare family name with a given name that is not common either) that
+/// likelihood is itself tiny, and what the name is worth follows from it: the odds that the
+/// workspace person is this CRM person rather than a newcomer of the same name are about
+/// 1 / (number of people expected to carry the name). The expectation comes from the two names'
+/// frequencies (as if independent) among at least a million people, the size of a prospecting
+/// tool's reach, and is never below the number of other CRM records with the full name: any
+/// other holder takes the bonus away.
+fn rare_name_weight(r: &PreparedPerson, freq: &Frequencies<'_>) -> f32 {
+    if r.full_key == 0 {
+        return 0.0;
+    }
+    let people = (freq.records() as f32).max(1_000_000.0);
+    let independent =
+        people * freq.rate(r.last_key, LAST_PRIOR_U) * freq.rate(r.given_key, GIVEN_PRIOR_U);
+    let expected = independent.max(freq.others_with(r.full_key) as f32);
+    (PEOPLE_PRIOR_BITS - (expected + RARE_FLOOR).log2()).min(RARE_NAME_MAX)
 }
 
 fn compare_names(
@@ -350,6 +403,18 @@ fn compare_names(
                 given.2 -= SWAP_PENALTY;
             }
             detail_override = Some(Detail::Reordered);
+        }
+    }
+    if detail_override.is_none()
+        && let [Some(last), Some(given)] = &mut chosen
+        && last.0 == Agreement::Exact
+        && given.0 == Agreement::Exact
+        && lg.len() > 1
+    {
+        let rare = rare_name_weight(r, freq);
+        if rare > last.2 + given.2 {
+            last.2 = rare - given.2;
+            last.1 = Some(Detail::RareName);
         }
     }
     for (field, c) in [(Field::LastName, chosen[0]), (Field::FirstName, chosen[1])] {
@@ -399,18 +464,48 @@ fn compare_email(l: &PreparedPerson, r: &PreparedPerson, s: &mut Scorer<'_>) {
     }
 }
 
+/// Job titles. Agreeing on a rare title says more than agreeing on a common one, as for names;
+/// titles drift between sources (promotions, wording), so agreement is far from certain even
+/// for the same person (m = 0.5) and a different title counts little against.
+///
+/// A title goes with a job: when the companies differ (another person, or the same one after a
+/// job change, which usually brings a new title too) an equal title is mostly coincidence and
+/// counts only as much as a similar one.
+fn compare_title(
+    l: &PreparedPerson,
+    r: &PreparedPerson,
+    company_differs: bool,
+    freq: &Frequencies<'_>,
+    s: &mut Scorer<'_>,
+) {
+    let (lt, rt) = (l.get(TITLE), r.get(TITLE));
+    if !lt.is_empty() && lt == rt {
+        let max = if company_differs { 1.0 } else { TITLE_MAX };
+        let (w, common) = freq.agreement_weight(r.title_key, 0.5, 1.0 / 200.0, (1.0, max));
+        s.add(
+            Field::Title,
+            Agreement::Exact,
+            common.then_some(Detail::CommonValue),
+            w,
+        );
+    } else {
+        s.words(Field::Title, lt, rt, (TITLE_MAX, 1.0, -0.5));
+    }
+}
+
 /// Whether an email's domain names this company: `lomarese.it` for Lomarese, `acme-group.com`
 /// for Acme.
 fn domain_names_company(org: &str, company: &str) -> bool {
     company.len() >= 4 && org.starts_with(company)
 }
 
+/// Compares the employers; returns whether they differ.
 fn compare_company(
     lp: &PreparedPerson,
     rp: &PreparedPerson,
     freq: &Frequencies<'_>,
     s: &mut Scorer<'_>,
-) {
+) -> bool {
     let (l, r) = (lp.get(COMPANY), rp.get(COMPANY));
     if l.is_empty() || r.is_empty() {
         // With the company on one side only, the other side's work email may still name it.
@@ -420,7 +515,7 @@ fn compare_company(
             (l, rp.get(EMAIL_ORG))
         };
         if company.is_empty() || org.is_empty() {
-            return;
+            return false;
         }
         if domain_names_company(org, company) {
             s.add(
@@ -436,8 +531,9 @@ fn compare_company(
                 Some(Detail::EmailDomain),
                 -2.0,
             );
+            return true;
         }
-        return;
+        return false;
     }
     if l == r {
         // Sharing an employer says more at a small company than at one with thousands of contacts.
@@ -455,5 +551,7 @@ fn compare_company(
     } else {
         // Mostly a different person; sometimes the same one after a job change.
         s.add(Field::Company, Agreement::Different, None, -3.0);
+        return true;
     }
+    false
 }

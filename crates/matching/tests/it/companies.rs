@@ -69,3 +69,59 @@ fn and_and_ampersand_are_the_same() {
     });
     assert_eq!(crm.best_match(&lead).matched_id(), Some("a1"));
 }
+
+#[test]
+fn a_name_many_companies_share_is_still_found_within_its_country() {
+    // 600 companies called Global Solutions: too many to scan by name alone, and 61 of them in
+    // Italy, too many for the name halves' blocks; within Italy the name is found again.
+    let mut crm = CompanyIndex::default();
+    for i in 0..600 {
+        let country = if i < 60 { "IT" } else { "FR" };
+        crm.upsert(&with(company(&format!("c{i}"), "Global Solutions"), |c| {
+            c.country = Some(country.into())
+        }));
+    }
+    crm.upsert(&with(company("it1", "Global Solutions S.r.l."), |c| {
+        c.country = Some("IT".into());
+        c.street = Some("Via Roma 12".into());
+    }));
+    let lead = with(company("l1", "GLOBAL SOLUTIONS"), |c| {
+        c.country = Some("Italy".into());
+        c.street = Some("via Roma 12".into());
+    });
+    let found = crm.candidates(&lead, 3);
+    assert_eq!(
+        found.first().map(|c| c.right_id.as_str()),
+        Some("it1"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn an_equal_industry_counts_more_when_few_companies_have_it() {
+    let mut crm = CompanyIndex::default();
+    for i in 0..200 {
+        crm.upsert(&with(
+            company(&format!("s{i}"), &format!("Soft {i}")),
+            |c| c.industry = Some("Software".into()),
+        ));
+    }
+    for (id, industry) in [("a", "Software"), ("b", "Shipbuilding")] {
+        crm.upsert(&with(company(id, "Orvalis"), |c| {
+            c.industry = Some(industry.into())
+        }));
+    }
+    let weight = |industry: &str, right: &str| {
+        let lead = with(company("l", "Orvalis"), |c| {
+            c.industry = Some(industry.into())
+        });
+        let e = crm.compare_with(&lead, right).unwrap();
+        e.fields
+            .iter()
+            .find(|f| f.field == Field::Industry)
+            .unwrap()
+            .weight
+    };
+    assert!(weight("Shipbuilding", "b") > weight("Software", "a"));
+    assert!(weight("Software", "b") < 0.0);
+}

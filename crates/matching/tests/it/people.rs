@@ -243,3 +243,117 @@ fn explanation_weights_add_up_to_the_score() {
     }
     assert!(checked > 100, "{checked}");
 }
+
+/// A CRM of `n` people whose names are common: 50 given names and 400 family names.
+fn crowd(n: usize) -> Vec<PersonRecord> {
+    (0..n)
+        .map(|i| {
+            with(
+                person(
+                    &format!("f{i}"),
+                    &format!("Given{}", i % 50),
+                    &format!("Family{}", i % 400),
+                ),
+                |p| p.country = Some("IT".into()),
+            )
+        })
+        .collect()
+}
+
+fn moved_on(id: &str, first: &str, last: &str) -> PersonRecord {
+    // A job change: another company; the city and the country are all that is left in common.
+    with(person(id, first, last), |p| {
+        p.company = Some("Brand New Employer".into());
+        p.city = Some("Milano".into());
+        p.country = Some("Italy".into());
+    })
+}
+
+#[test]
+fn a_rare_full_name_counts_for_more_until_someone_else_has_it() {
+    let mut records = crowd(20_000);
+    records.push(with(person("c1", "Xanthe", "Quorvaldi"), |p| {
+        p.company = Some("Old Employer".into());
+        p.city = Some("Milano".into());
+        p.country = Some("IT".into());
+    }));
+    let mut crm = index(&records);
+    let outcome = crm.best_match(&moved_on("l1", "Xanthe", "Quorvaldi"));
+    assert_eq!(outcome.matched_id(), Some("c1"), "{outcome:?}");
+    assert_eq!(
+        evidence(&outcome, Field::LastName),
+        Some((Agreement::Exact, Some(Detail::RareName)))
+    );
+
+    // A common name with the same evidence is no match: many people could carry it.
+    let common = crm.best_match(&moved_on("l2", "Given7", "Family7"));
+    assert_eq!(common.matched_id(), None, "{common:?}");
+
+    // Once another CRM record has the name, it is not rare any more.
+    crm.upsert(&with(person("c2", "Xanthe", "Quorvaldi"), |p| {
+        p.company = Some("Third Employer".into());
+        p.country = Some("IT".into());
+    }));
+    let outcome = crm.best_match(&moved_on("l1", "Xanthe", "Quorvaldi"));
+    assert_eq!(outcome.matched_id(), None, "{outcome:?}");
+}
+
+#[test]
+fn a_small_crm_never_takes_a_name_alone_for_rare() {
+    // In a small CRM every name looks unique; what counts is how many people could carry it.
+    let crm = index(&[with(person("c1", "Xanthe", "Quorvaldi"), |p| {
+        p.company = Some("Old Employer".into());
+        p.city = Some("Milano".into());
+        p.country = Some("IT".into());
+    })]);
+    let outcome = crm.best_match(&moved_on("l1", "Xanthe", "Quorvaldi"));
+    assert_eq!(outcome.matched_id(), None, "{outcome:?}");
+}
+
+#[test]
+fn an_equal_title_at_another_company_counts_little() {
+    let crm = index(&[
+        with(person("c1", "Ann", "Lee"), |p| {
+            p.company = Some("Acme".into());
+            p.title = Some("Procurement Director".into());
+        }),
+        with(person("c2", "Ann", "Lee"), |p| {
+            p.company = Some("Other Works".into());
+            p.title = Some("Procurement Director".into());
+        }),
+    ]);
+    let lead = with(person("l1", "Ann", "Lee"), |p| {
+        p.company = Some("Acme".into());
+        p.title = Some("Procurement Director".into());
+    });
+    let title = |right: &str| {
+        let e = crm.compare_with(&lead, right).unwrap();
+        e.fields
+            .iter()
+            .find(|f| f.field == Field::Title)
+            .unwrap()
+            .weight
+    };
+    assert!(title("c1") > 2.0, "{}", title("c1"));
+    assert!(title("c2") <= 1.0, "{}", title("c2"));
+    assert!(crm.compare_with(&lead, "nobody").is_none());
+}
+
+#[test]
+fn a_mistyped_given_name_is_found_through_family_name_and_company() {
+    // Sixty J. Smiths: the family-name block is too large to scan, so only the family name
+    // with the company brings the record up.
+    let mut records: Vec<PersonRecord> = (0..60)
+        .map(|i| person(&format!("s{i}"), &format!("Jay{i}"), "Smith"))
+        .collect();
+    records.push(with(person("c1", "Jonathan", "Smith"), |p| {
+        p.company = Some("Zorbix Ltd".into());
+        p.city = Some("Leeds".into());
+    }));
+    let crm = index(&records);
+    let lead = with(person("l1", "Jonathon", "Smith"), |p| {
+        p.company = Some("ZORBIX".into());
+        p.city = Some("Leeds".into());
+    });
+    assert_eq!(crm.best_match(&lead).matched_id(), Some("c1"));
+}

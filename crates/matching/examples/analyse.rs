@@ -1,0 +1,157 @@
+//! Error analysis of the labelled benchmark: where the matcher loses recall and precision.
+//!
+//! `cargo run --release -p matching --example analyse -- people|companies SIZE SEED [TOP]`
+//!
+//! Prints precision/recall/F1, then the false negatives and false positives grouped by what the
+//! true (or wrongly chosen) pair's explanation looks like, the largest groups first.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use matching::bench_data::{self, BenchConfig, Dataset};
+use matching::{CompanyIndex, Entity, Explanation, MatchIndex, MatchOutcome, PeopleIndex};
+
+fn signature(e: &Explanation) -> String {
+    let mut s = String::new();
+    for f in &e.fields {
+        let _ = write!(s, "{:?}:{:?}", f.field, f.agreement);
+        if let Some(d) = f.detail {
+            let _ = write!(s, "/{d:?}");
+        }
+        let _ = write!(s, "({:+.1}) ", f.weight);
+    }
+    s
+}
+
+fn coarse(e: &Explanation) -> String {
+    let mut s = String::new();
+    for f in &e.fields {
+        let _ = write!(s, "{:?}:{:?}", f.field, f.agreement);
+        if let Some(d) = f.detail {
+            let _ = write!(s, "/{d:?}");
+        }
+        s.push(' ');
+    }
+    s
+}
+
+fn run<E: Entity>(data: Dataset<E::Record>, mut index: MatchIndex<E>, top: usize)
+where
+    E::Record: Sync,
+    E::Prepared: Sync,
+{
+    for r in &data.right {
+        index.upsert(r);
+    }
+    let index = &index;
+    let outcomes: Vec<MatchOutcome> = std::thread::scope(|s| {
+        let half = data.left.len() / 2;
+        let (a, b) = data.left.split_at(half);
+        let h = s.spawn(move || a.iter().map(|l| index.best_match(l)).collect::<Vec<_>>());
+        let mut second: Vec<_> = b.iter().map(|l| index.best_match(l)).collect();
+        let mut first = h.join().expect("thread");
+        first.append(&mut second);
+        first
+    });
+    let truth: HashMap<&str, (&str, Option<&str>)> = data
+        .truth
+        .iter()
+        .map(|t| (t.left_id.as_str(), (t.right_id.as_str(), t.change)))
+        .collect();
+    let (mut tp, mut fp) = (0u64, 0u64);
+    let mut tp_change: HashMap<&str, (u64, u64)> = HashMap::new();
+    let mut fn_groups: HashMap<String, (u64, String)> = HashMap::new();
+    let mut fn_kind: HashMap<String, u64> = HashMap::new();
+    let mut fp_groups: HashMap<String, (u64, String)> = HashMap::new();
+    for (l, o) in data.left.iter().zip(&outcomes) {
+        let id = E::id(l);
+        let t = truth.get(id);
+        if let Some((_, change)) = t {
+            tp_change.entry(change.unwrap_or("none")).or_default().1 += 1;
+        }
+        match (o.matched_id(), t) {
+            (Some(r), Some((tr, change))) if r == *tr => {
+                tp += 1;
+                tp_change.entry(change.unwrap_or("none")).or_default().0 += 1;
+            }
+            (m, _) => {
+                if let Some(r) = m {
+                    fp += 1;
+                    let e = index.compare_with(l, r).expect("indexed");
+                    let kind = if t.is_some() { "wrong" } else { "new" };
+                    let g = fp_groups
+                        .entry(format!("{kind} | {}", coarse(&e)))
+                        .or_default();
+                    g.0 += 1;
+                    g.1 = format!("{id}->{r} {:.1}: {}", e.score, signature(&e));
+                }
+                if let Some((tr, change)) = t {
+                    let e = index.compare_with(l, tr).expect("indexed");
+                    let blocked = index
+                        .candidates(l, 100_000)
+                        .iter()
+                        .any(|c| c.right_id == *tr);
+                    let outcome = match o {
+                        MatchOutcome::Matched { .. } => "wrong",
+                        MatchOutcome::Ambiguous { .. } => "ambiguous",
+                        MatchOutcome::NoMatch => "nomatch",
+                    };
+                    let kind = format!(
+                        "{} {outcome} {}",
+                        change.unwrap_or("-"),
+                        if blocked { "found" } else { "UNBLOCKED" }
+                    );
+                    *fn_kind.entry(kind.clone()).or_default() += 1;
+                    let g = fn_groups
+                        .entry(format!("{kind} | {}", coarse(&e)))
+                        .or_default();
+                    g.0 += 1;
+                    g.1 = format!("{id}->{tr} {:.1}: {}", e.score, signature(&e));
+                }
+            }
+        }
+    }
+    let fneg = data.truth.len() as u64 - tp;
+    let p = tp as f64 / (tp + fp) as f64;
+    let r = tp as f64 / data.truth.len() as f64;
+    println!(
+        "tp {tp} fp {fp} fn {fneg} precision {p:.4} recall {r:.4} f1 {:.4}",
+        2.0 * p * r / (p + r)
+    );
+    for (c, (hit, all)) in &tp_change {
+        println!(
+            "  change {c}: recall {:.4} ({hit}/{all})",
+            *hit as f64 / *all as f64
+        );
+    }
+    let mut kinds: Vec<_> = fn_kind.into_iter().collect();
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+    println!("\nfalse negatives by kind:");
+    for (k, n) in kinds {
+        println!("  {n:6} {k}");
+    }
+    for (title, groups) in [
+        ("false negatives", fn_groups),
+        ("false positives", fp_groups),
+    ] {
+        let mut g: Vec<_> = groups.into_iter().collect();
+        g.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
+        println!("\n{title} ({} groups):", g.len());
+        for (k, (n, ex)) in g.into_iter().take(top) {
+            println!("{n:6} {k}\n         e.g. {ex}");
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let kind = args.get(1).map_or("people", String::as_str);
+    let size: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200_000);
+    let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let top: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(40);
+    let config = BenchConfig::new(size, seed);
+    match kind {
+        "people" => run(bench_data::people(config), PeopleIndex::default(), top),
+        _ => run(bench_data::companies(config), CompanyIndex::default(), top),
+    }
+}
