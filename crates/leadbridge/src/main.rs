@@ -2,13 +2,12 @@
 
 mod admin_cmd;
 mod database;
+mod demo_cmd;
 mod emulator_cmd;
-mod engine_args;
 mod import_cmd;
 mod match_cmd;
 mod migrate_cmd;
 mod serve_cmd;
-mod sync_control;
 mod telemetry;
 mod worker_cmd;
 
@@ -50,6 +49,9 @@ enum Command {
     /// Set up an installation: tenants and users.
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
+    /// Try leadbridge in one command: the product over HTTPS with the CRM emulator, seeded, kept
+    /// between runs.
+    Demo(demo_cmd::DemoArgs),
     /// Run the sync workers only (schedule, syncs, writebacks); run several against PostgreSQL.
     Worker(worker_cmd::WorkerArgs),
 }
@@ -65,5 +67,6 @@ fn main() -> anyhow::Result<()> {
         Command::Migrate(args) => migrate_cmd::run(args),
         Command::Admin(cmd) => admin_cmd::run(cmd),
         Command::Worker(args) => worker_cmd::run(args),
+        Command::Demo(args) => demo_cmd::run(args),
     }
 }

@@ -9,8 +9,8 @@ use clap::Args;
 use secrecy::SecretString;
 
 use crate::database::DatabaseArgs;
-use crate::engine_args::{EngineArgs, shutdown_signal};
-use crate::sync_control::EngineControl;
+use leadbridge::engine_args::{EngineArgs, shutdown_signal};
+use leadbridge::sync_control::EngineControl;
 
 #[derive(Args)]
 pub struct ServeArgs {

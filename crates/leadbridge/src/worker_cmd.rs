@@ -11,7 +11,7 @@ use store::secrets::Keyring;
 use store::{Backend, Store, StoreOptions};
 
 use crate::database::DatabaseArgs;
-use crate::engine_args::{EngineArgs, shutdown_signal};
+use leadbridge::engine_args::{EngineArgs, shutdown_signal};
 
 #[derive(Args)]
 pub struct WorkerArgs {

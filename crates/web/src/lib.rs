@@ -16,5 +16,5 @@ pub mod sync;
 pub mod sync_stats;
 pub mod ui;
 
-pub use server::{ServeConfig, ServeError, serve, serve_on};
-pub use state::{AppState, CookieSecurity, MetricsRender, WebConfig};
+pub use server::{ServeConfig, ServeError, serve, serve_on, serve_tls_on};
+pub use state::{AppState, ConnectDefaults, CookieSecurity, MetricsRender, WebConfig};

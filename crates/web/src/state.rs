@@ -34,6 +34,19 @@ pub struct WebConfig {
     /// `X-Forwarded-For`; without this, sign-in throttling would count every client as the proxy.
     /// Only set it when a proxy always sets the header: a client could otherwise choose its own.
     pub trust_forwarded_for: bool,
+    /// What Connect to CRM starts filled in with (the demo's emulator); `None` leaves it empty.
+    pub connect_defaults: Option<ConnectDefaults>,
+}
+
+/// The values a Connect to CRM form starts with. No secret: that is always typed.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectDefaults {
+    /// Admin sign-in rather than an application user.
+    pub delegated: bool,
+    pub org_url: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub authority_url: String,
 }
 
 impl Default for WebConfig {
@@ -45,6 +58,7 @@ impl Default for WebConfig {
             body_limit: 256 * 1024,
             import_body_limit: 64 * 1024 * 1024,
             trust_forwarded_for: false,
+            connect_defaults: None,
         }
     }
 }

@@ -314,7 +314,7 @@ fn settings_error_path(error: &SettingsError) -> &'static str {
 }
 
 /// Answers the CRM settings questions. Stages and columns must be ones the connected org has;
-/// writeback needs the companion app.
+/// writeback needs the companion app. A sync is queued so that the answers take effect at once.
 #[utoipa::path(put, path = "/api/v1/admin/crm/settings", tag = "admin: crm",
     request_body = CrmSettingsBody,
     responses((status = 200, description = "The settings as stored", body = CrmSettingsView)))]
@@ -342,6 +342,11 @@ pub(crate) async fn put_settings(
     }
     let mut tenant = admin.0.tenant(&state);
     tenant.put_crm_settings(&settings).await?;
+    // The answers take effect at once (a stage chosen saves its leads now, not at the next
+    // scheduled sync). The settings stay saved if the sync cannot be queued: the status shows why.
+    if let Err(e) = state.sync.sync_now(admin.0.user.tenant).await {
+        tracing::warn!(error = %e, "no sync was queued after the CRM settings changed");
+    }
     Ok(Json(settings_view(tenant.crm_settings().await?)))
 }
 

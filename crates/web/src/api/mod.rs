@@ -184,8 +184,26 @@ async fn health() -> Json<Health> {
     })
 }
 
-async fn not_found(uri: Uri) -> Problem {
-    Problem::new(ProblemCode::NotFound).detail(format!("There is nothing at {}.", uri.path()))
+/// Nothing there: problem+json under `/api/`, where clients read JSON; the HTML error page in the
+/// reader's language for anything a browser asks for.
+async fn not_found(uri: Uri, headers: http::HeaderMap) -> Response {
+    let path = uri.path();
+    if path == "/api" || path.starts_with("/api/") || !wants_html(&headers) {
+        Problem::new(ProblemCode::NotFound)
+            .detail(format!("There is nothing at {path}."))
+            .into_response()
+    } else {
+        crate::ui::error::UiError::not_found(crate::ui::session::tr_of(&headers)).into_response()
+    }
+}
+
+/// Whether the client takes HTML (a browser's `Accept` lists `text/html`).
+fn wants_html(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> impl IntoResponse {
@@ -194,7 +212,8 @@ async fn method_not_allowed(method: Method, uri: Uri) -> impl IntoResponse {
 }
 
 /// One log line per request: method, route (the pattern, so ids and queries stay out of the
-/// log), status and duration. Headers and bodies are never logged: they carry tokens.
+/// log), status and duration, which the response also carries as `Server-Timing`. Headers and
+/// bodies are never logged: they carry tokens.
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let route = request
@@ -202,9 +221,13 @@ async fn log_request(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "(unmatched)".to_owned(), |p| p.as_str().to_owned());
     let started = Instant::now();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let status = response.status().as_u16();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // The server's own time, for browsers' developer tools and the page benchmark.
+    if let Ok(value) = http::HeaderValue::from_str(&format!("app;dur={elapsed_ms:.1}")) {
+        response.headers_mut().insert("server-timing", value);
+    }
     if status >= 500 {
         tracing::warn!(%method, route, status, elapsed_ms, "request");
     } else {

@@ -116,6 +116,21 @@ pub struct ConnectForm {
 }
 
 impl ConnectForm {
+    /// The form as the server's configuration starts it.
+    fn prefilled(state: &AppState) -> ConnectForm {
+        match &state.config.connect_defaults {
+            Some(d) => ConnectForm {
+                delegated: d.delegated,
+                org_url: d.org_url.clone(),
+                tenant_id: d.tenant_id.clone(),
+                client_id: d.client_id.clone(),
+                authority_url: d.authority_url.clone(),
+                ..ConnectForm::default()
+            },
+            None => ConnectForm::default(),
+        }
+    }
+
     pub fn error(&self, field: &str) -> Option<&str> {
         self.errors
             .iter()
@@ -332,7 +347,7 @@ pub async fn page(
             t,
             c: Chrome::of(&admin.0, "crm").notice(t, query.notice.as_deref()),
             status: loaded.status,
-            connect: ConnectForm::default(),
+            connect: ConnectForm::prefilled(&state),
             settings: loaded.settings,
             error: None,
         },

@@ -6,8 +6,11 @@
 //! over mirrored rows yet, so its cost grows with the org (bounded by `MAX_CANDIDATES` shown).
 
 use domain::crm::{CrmContact, CrmLead};
+use serde::Deserialize;
 use store::{StoreError, TenantStore};
 use uuid::Uuid;
+
+use crate::ui::i18n::{Tr, has};
 
 /// The most candidates one search shows.
 pub const MAX_CANDIDATES: usize = 25;
@@ -20,6 +23,55 @@ pub fn record_url(org_url: &str, table: &str, id: Uuid) -> String {
         "{}/main.aspx?pagetype=entityrecord&etn={table}&id={id}",
         org_url.trim_end_matches('/')
     )
+}
+
+/// A match's explanation as the matcher keeps it (JSON): how it was found, and each field's part.
+#[derive(Deserialize)]
+struct ExplanationJson {
+    method: String,
+    #[serde(default)]
+    fields: Vec<FieldJson>,
+}
+
+#[derive(Deserialize)]
+struct FieldJson {
+    field: String,
+    agreement: String,
+}
+
+/// Why a person matched a CRM record, in the reader's language: how it was found, then which
+/// fields were the same, close or different. Text that is not the matcher's JSON is shown as is.
+pub fn explanation_text(t: Tr, raw: &str) -> String {
+    let Ok(explanation) = serde_json::from_str::<ExplanationJson>(raw) else {
+        return raw.to_owned();
+    };
+    let known = |key: String| has(&key).then(|| t.t(&key).into_owned());
+    let mut parts =
+        vec![known(format!("match.how.{}", explanation.method)).unwrap_or(explanation.method)];
+    let groups: [(&str, &[&str]); 3] = [
+        ("same", &["exact"]),
+        ("close", &["equivalent", "similar", "partial"]),
+        ("different", &["different"]),
+    ];
+    for (group, agreements) in groups {
+        let fields: Vec<String> = explanation
+            .fields
+            .iter()
+            .filter(|f| agreements.contains(&f.agreement.as_str()))
+            .map(|f| {
+                known(format!("match.field.{}", f.field))
+                    .unwrap_or_else(|| f.field.replace('_', " "))
+            })
+            .collect();
+        if !fields.is_empty() {
+            parts.push(format!(
+                "{}: {}",
+                t.t(&format!("match.agree.{group}")),
+                fields.join(", ")
+            ));
+        }
+    }
+    parts.join(" · ")
 }
 
 /// The connected org's address, for links to its records.
@@ -122,6 +174,24 @@ mod tests {
         assert_eq!(parse_choice(&format!("lead:{id}")), Some(("lead", id)));
         assert_eq!(parse_choice(&format!("account:{id}")), None);
         assert_eq!(parse_choice("contact:nope"), None);
+    }
+
+    #[test]
+    fn explanations_read_as_sentences_in_every_language() {
+        use crate::ui::i18n::Lang;
+        let raw = r#"{"method":"exact_key","score":36.0,"fields":[{"field":"last_name","agreement":"exact","weight":9.5},{"field":"first_name","agreement":"equivalent","detail":"nickname","weight":6.5},{"field":"country","agreement":"different","weight":-3.0}]}"#;
+        assert_eq!(
+            explanation_text(Tr::new(Lang::En), raw),
+            "Found by the same e-mail address or profile · Same: last name · Close: first name · Different: country"
+        );
+        for lang in Lang::ALL {
+            let text = explanation_text(Tr::new(lang), raw);
+            assert!(!text.contains('{') && !text.contains("match."), "{text}");
+        }
+        assert_eq!(
+            explanation_text(Tr::new(Lang::En), "same domain"),
+            "same domain"
+        );
         assert_eq!(parse_choice("contact"), None);
     }
 }

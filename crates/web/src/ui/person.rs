@@ -23,7 +23,7 @@ use crate::json::{StrictJson, StrictPath};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::ui::crm_records::{
-    Candidate, MAX_QUERY_CHARS, org_url, parse_choice, record_url, search,
+    Candidate, MAX_QUERY_CHARS, explanation_text, org_url, parse_choice, record_url, search,
 };
 use crate::ui::error::{OrPage, UiError, describe_problem};
 use crate::ui::i18n::Tr;
@@ -241,7 +241,7 @@ async fn load(
                 .as_deref()
                 .map(|org| record_url(org, table_word(m.matched.crm_table), m.matched.crm_id)),
             confidence: m.matched.confidence,
-            explanation: m.matched.explanation.clone(),
+            explanation: explanation_text(t, &m.matched.explanation),
             by_rep: m.matched.origin == "by_rep",
         })
         .collect();

@@ -17,7 +17,7 @@ use crate::page::PageQuery;
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::ui::Chrome;
-use crate::ui::crm_records::{org_url, record_url};
+use crate::ui::crm_records::{explanation_text, org_url, record_url};
 use crate::ui::error::{OrPage, UiError};
 use crate::ui::i18n::Tr;
 use crate::ui::session::RepViewer;
@@ -131,7 +131,7 @@ pub async fn leads(
                         .as_deref()
                         .map(|org| record_url(org, table_word(m.crm_table), m.crm_id)),
                     confidence: m.confidence,
-                    explanation: m.explanation.clone(),
+                    explanation: explanation_text(t, &m.explanation),
                 })
                 .collect(),
             person: lead.person,
@@ -205,7 +205,7 @@ pub async fn accounts(
                         .as_deref()
                         .map(|org| record_url(org, "account", m.account_id)),
                     confidence: m.confidence,
-                    explanation: m.explanation.clone(),
+                    explanation: explanation_text(t, &m.explanation),
                 })
                 .collect(),
             name: account.company.name,

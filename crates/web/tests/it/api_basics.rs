@@ -55,4 +55,25 @@ async fn unknown_routes_and_wrong_methods_are_problems() {
 
     let r = s.http.delete(s.url("/api/v1/health")).send().await.unwrap();
     problem(r, 405, "method_not_allowed").await;
+
+    // A browser asking for a page that is not there gets a page, in its language.
+    let browser = |path: &str| {
+        s.http
+            .get(s.url(path))
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .header("accept-language", "fr-FR,fr;q=0.9")
+    };
+    let r = browser("/no/such/page").send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<html lang=\"fr\">"), "{page}");
+    // The API stays JSON whatever the client accepts.
+    let r = browser("/api/v1/nope").send().await.unwrap();
+    problem(r, 404, "not_found").await;
 }
