@@ -53,7 +53,7 @@ tenant="$(lb admin create-tenant --name Bench --seats 250 | python3 -c 'import j
 echo "== import ($backend)"
 for kind in companies people; do
     /usr/bin/time -f "%e s wall, %M KiB peak RSS" -o "$work/time.txt" \
-        lb import --tenant "$tenant" --kind "$kind" "$files/$kind.csv" > "$work/import.json"
+        "$work/leadbridge" import --tenant "$tenant" --kind "$kind" "$files/$kind.csv" > "$work/import.json"
     rows="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["upserted"])' "$work/import.json")"
     wall="$(cut -d' ' -f1 "$work/time.txt")"
     echo "$kind: $rows rows, $(cat "$work/time.txt"), $(python3 -c "print(round($rows / $wall))") rows/s"
@@ -84,7 +84,7 @@ echo "saved leads: $(sql "SELECT COUNT(*) FROM saved_leads")"
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 base="http://127.0.0.1:$port"
-lb serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+"$work/leadbridge" serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do curl -fsS "$base/api/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
 : > "$work/tokens"
