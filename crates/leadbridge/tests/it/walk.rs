@@ -294,10 +294,11 @@ async fn walk(lang: Lang, accept_language: &str) {
             .demo
             .store
             .tenant(info.tenant)
-            .saved_leads(seat)
+            .saved_leads(seat, None, 1000)
             .await
             .unwrap();
         if let Some(lead) = saved
+            .items
             .into_iter()
             .map(|s| s.person.person)
             .find(|person| person.origin == PersonOrigin::Workspace && person.email.is_some())

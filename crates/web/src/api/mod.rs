@@ -67,7 +67,7 @@ pub fn router(state: AppState) -> axum::Router {
 
 /// The Prometheus exposition (no tenant data in it: counts by table and outcome), or 404 when the
 /// process was started without metrics.
-async fn metrics(State(state): State<AppState>, uri: Uri) -> Response {
+async fn metrics(State(state): State<AppState>, uri: Uri, headers: http::HeaderMap) -> Response {
     match &state.metrics {
         Some(render) => (
             [(
@@ -77,7 +77,7 @@ async fn metrics(State(state): State<AppState>, uri: Uri) -> Response {
             render(),
         )
             .into_response(),
-        None => not_found(uri).await.into_response(),
+        None => not_found(uri, headers).await,
     }
 }
 
