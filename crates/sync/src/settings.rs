@@ -44,10 +44,15 @@ impl SyncEngine {
     pub async fn choices(&self, tenant: TenantId) -> Result<OrgChoices> {
         let info = self.live_connection(tenant).await?;
         let crm = self.crm(tenant, &info).await?;
-        let stages = OrgStages::new(crm.stage_options().await?)
-            .map_err(|e| SyncError::Invalid(e.to_string()))?;
-        let money_columns = crm.money_columns().await?;
-        let companion_app = crm.companion_app().await?;
+        // Three independent reads of the org, at once: the settings page waits for one round
+        // trip, not three.
+        let (stage_options, money_columns, companion_app) = tokio::try_join!(
+            crm.stage_options(),
+            crm.money_columns(),
+            crm.companion_app()
+        )?;
+        let stages =
+            OrgStages::new(stage_options).map_err(|e| SyncError::Invalid(e.to_string()))?;
         if companion_app != info.connection.companion_app {
             self.tenant(tenant)
                 .set_companion_app(info.connection.id, &companion_app)

@@ -269,7 +269,20 @@ async fn load(state: &AppState, admin: &AdminViewer) -> Result<Loaded, UiError> 
 /// The org's stages and money columns, and the what-if counts of the stage shown.
 async fn fill_choices(state: &AppState, admin: &AdminViewer, form: &mut SettingsForm) {
     let t = admin.0.t;
-    match settings_api::choices(admin.api(), State(state.clone())).await {
+    // The org's choices (CRM reads) and the what-if counts (the mirror) at once.
+    let stage = parse_stage(&form.stage).ok();
+    let preview = async {
+        match stage {
+            Some(stage) => preview_of(state, admin, stage).await,
+            None => None,
+        }
+    };
+    let (choices, preview) = tokio::join!(
+        settings_api::choices(admin.api(), State(state.clone())),
+        preview
+    );
+    form.preview = preview;
+    match choices {
         Ok(choices) => {
             form.stages = choices
                 .0
@@ -291,9 +304,6 @@ async fn fill_choices(state: &AppState, admin: &AdminViewer, form: &mut Settings
                 .collect();
         }
         Err(problem) => form.choices_error = Some(describe_problem(t, &problem)),
-    }
-    if let Ok(stage) = parse_stage(&form.stage) {
-        form.preview = preview_of(state, admin, stage).await;
     }
 }
 
