@@ -123,6 +123,10 @@ pub struct SyncEngine {
     pub(crate) connector: Arc<dyn CrmConnector>,
     pub(crate) config: EngineConfig,
     open: Arc<Mutex<HashMap<TenantId, Open>>>,
+    /// Held while a client is opened, so that two callers racing for a tenant's first client
+    /// share one: two clients would each redeem the same single-use refresh token, and the
+    /// second would fail as if the connection were revoked.
+    opening: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -144,6 +148,7 @@ impl SyncEngine {
             connector,
             config,
             open: Arc::new(Mutex::new(HashMap::new())),
+            opening: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -174,6 +179,10 @@ impl SyncEngine {
         info: &ConnectionInfo,
     ) -> Result<Arc<dyn Crm>> {
         let id = info.connection.id;
+        if let Some(open) = self.lock().get(&tenant).filter(|o| o.connection == id) {
+            return Ok(open.crm.clone());
+        }
+        let _opening = self.opening.lock().await;
         if let Some(open) = self.lock().get(&tenant).filter(|o| o.connection == id) {
             return Ok(open.crm.clone());
         }
