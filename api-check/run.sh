@@ -71,7 +71,7 @@ echo "$password" | lb admin create-user --tenant "$tenant" --email admin@api-che
 
 port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 base="http://127.0.0.1:$port"
-lb serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+"$work/leadbridge" serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
     curl -fsS "$base/api/v1/health" >/dev/null 2>&1 && break
