@@ -78,15 +78,7 @@ pub async fn serve_metrics(
         "/metrics",
         get(move || {
             let body = handle.render();
-            async move {
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4; charset=utf-8",
-                    )],
-                    body,
-                )
-            }
+            async move { web::api::metrics_exposition(body) }
         }),
     );
     tracing::info!(address = %listener.local_addr()?, "serving metrics");

@@ -69,16 +69,21 @@ pub fn router(state: AppState) -> axum::Router {
 /// process was started without metrics.
 async fn metrics(State(state): State<AppState>, uri: Uri, headers: http::HeaderMap) -> Response {
     match &state.metrics {
-        Some(render) => (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            render(),
-        )
-            .into_response(),
+        Some(render) => metrics_exposition(render()),
         None => not_found(uri, headers).await,
     }
+}
+
+/// A Prometheus text exposition as a response (also what `worker --metrics-listen` serves).
+pub fn metrics_exposition(body: String) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 fn api(config: &WebConfig) -> OpenApiRouter<AppState> {
