@@ -379,16 +379,19 @@ impl Client {
         rows: &[(Key, Value)],
     ) -> Result<Vec<Result<Upserted, Error>>, Error> {
         let chunks = self.config().write_chunks;
-        if self.supports(BulkMessage::UpsertMultiple, table).await? {
-            let results = futures_util::stream::iter(rows.chunks(chunks.bulk.max(1)))
-                .map(|chunk| self.upsert_chunk(table, chunk))
-                .buffered(self.write_parallelism())
-                .collect::<Vec<_>>()
-                .await;
-            return Ok(results.into_iter().flatten().collect());
-        }
-        let results = futures_util::stream::iter(rows.chunks(chunks.batch.max(1)))
-            .map(|chunk| self.upsert_batch(table, chunk))
+        // Owned chunks: a closure over borrowed ones makes the future impossible to prove `Send`
+        // where callers need it to be (rust-lang/rust#102211).
+        let bulk = self.supports(BulkMessage::UpsertMultiple, table).await?;
+        let size = if bulk { chunks.bulk } else { chunks.batch }.max(1);
+        let owned: Vec<Vec<(Key, Value)>> = rows.chunks(size).map(<[_]>::to_vec).collect();
+        let results = futures_util::stream::iter(owned)
+            .map(|chunk| async move {
+                if bulk {
+                    self.upsert_chunk(table, &chunk).await
+                } else {
+                    self.upsert_batch(table, &chunk).await
+                }
+            })
             .buffered(self.write_parallelism())
             .collect::<Vec<_>>()
             .await;

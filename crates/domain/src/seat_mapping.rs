@@ -156,6 +156,11 @@ impl SyncedSeats {
         self.by_crm_user.get(&user).into_iter().flatten().copied()
     }
 
+    /// The CRM users some synced seat is matched to.
+    pub fn users(&self) -> impl Iterator<Item = CrmUserId> + '_ {
+        self.by_crm_user.keys().copied()
+    }
+
     pub fn seats(&self) -> impl Iterator<Item = SeatId> + '_ {
         self.by_seat.keys().copied()
     }

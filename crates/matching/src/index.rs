@@ -405,6 +405,39 @@ impl<E: Entity> MatchIndex<E> {
         scored
     }
 
+    /// The prepared form of the indexed record with this id.
+    pub fn prepared(&self, id: &str) -> Option<&E::Prepared> {
+        let slot = self.slot_of(id)?;
+        self.slots[slot as usize].as_ref().map(|s| &s.prepared)
+    }
+
+    /// The ids of this index's records whose lookup in `other` can meet `record`, a record of
+    /// `other` that changed or went: those sharing a block with it that `other` does not skip as
+    /// too large (by one more than its caps, since the change itself moves a block's size by one).
+    /// Their decisions are the ones the change can alter; no others need matching again.
+    pub fn looking_at(&self, other: &MatchIndex<E>, record: &E::Prepared) -> Vec<&str> {
+        let mut slots: Vec<u32> = Vec::new();
+        for k in block_keys::<E>(record) {
+            let limit = if k.name_only {
+                other.config.max_name_block
+            } else {
+                other.config.max_block
+            };
+            let size = other.blocks.get(&k.key).map_or(0, |p| p.len());
+            if size <= limit + 1
+                && let Some(posting) = self.blocks.get(&k.key)
+            {
+                slots.extend_from_slice(posting);
+            }
+        }
+        slots.sort_unstable();
+        slots.dedup();
+        slots
+            .into_iter()
+            .filter_map(|s| self.slots[s as usize].as_ref().map(|slot| &*slot.id))
+            .collect()
+    }
+
     fn explain(&self, left: &E::Prepared, right: &Slot<E::Prepared>) -> Explanation {
         let mut fields = Vec::new();
         let score = E::compare(left, &right.prepared, &self.frequencies(), &mut fields);

@@ -10,7 +10,7 @@ use domain::crm::{
     CompanionApp, ConnectionStatus, CrmAccount, CrmAuth, CrmConnection, CrmContact, CrmLead,
     CrmOpportunity, CrmOwner, CrmTable, CrmUser, DeltaToken, Money, OpportunityState,
 };
-use domain::ids::CrmConnectionId;
+use domain::ids::{CrmAccountId, CrmConnectionId, CrmUserId};
 use domain::purge::MirrorCounts;
 use domain::settings::{
     CrmSettings, PipelineStage, WonValueField, WritebackItems, WritebackSettings,
@@ -953,35 +953,159 @@ impl TenantStore {
 
     /// Every mirrored row of a table under the connection, in id order.
     pub async fn crm_rows<R: MirrorRow>(&mut self, connection: CrmConnectionId) -> Result<Vec<R>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.crm_rows_page::<R>(connection, after, 10_000).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id());
+            out.extend(page);
+        }
+        Ok(out)
+    }
+
+    /// A page of a table's mirrored rows in id order, after `after`: a large table read a slice
+    /// at a time instead of held whole (a million contacts would be gigabytes as database rows).
+    pub async fn crm_rows_page<R: MirrorRow>(
+        &mut self,
+        connection: CrmConnectionId,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<R>> {
         let tenant = self.tid();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, {} FROM {} WHERE tenant_id = $1 AND connection_id = $2 ORDER BY id",
+            "SELECT id, {} FROM {} WHERE tenant_id = $1 AND connection_id = $2 AND id > $3 \
+             ORDER BY id LIMIT $4",
             R::COLUMNS.join(", "),
             R::SQL_TABLE
         )))
         .bind(tenant)
         .bind(connection.to_string())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
         .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.iter().map(R::from_row).collect()
     }
 
+    /// The mirrored rows with these ids (those the mirror has), in id order.
+    pub async fn crm_rows_by_ids<R: MirrorRow>(
+        &mut self,
+        connection: CrmConnectionId,
+        ids: &[Uuid],
+    ) -> Result<Vec<R>> {
+        let tenant = self.tid();
+        let mut out = Vec::with_capacity(ids.len());
+        let mut conn = self.conn().await?;
+        for chunk in ids.chunks(chunk_rows(1)) {
+            let sql = format!(
+                "SELECT id, {} FROM {} WHERE tenant_id = $1 AND connection_id = $2 AND id IN ({})",
+                R::COLUMNS.join(", "),
+                R::SQL_TABLE,
+                list_placeholders(3, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant.clone())
+                .bind(connection.to_string());
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                out.push(R::from_row(&row)?);
+            }
+        }
+        out.sort_by_key(|r| r.id());
+        out.dedup_by_key(|r| r.id());
+        Ok(out)
+    }
+
+    /// The mirrored opportunities owned by one of these CRM users (the only ones that can be in
+    /// a rep's pipeline), in id order.
+    pub async fn crm_opportunities_owned_by(
+        &mut self,
+        connection: CrmConnectionId,
+        owners: &[CrmUserId],
+    ) -> Result<Vec<CrmOpportunity>> {
+        let tenant = self.tid();
+        let mut out = Vec::new();
+        let mut conn = self.conn().await?;
+        for chunk in owners.chunks(chunk_rows(1)) {
+            let sql = format!(
+                "SELECT id, {} FROM crm_opportunities WHERE tenant_id = $1 AND connection_id = $2 \
+                 AND owner_id IN ({})",
+                CrmOpportunity::COLUMNS.join(", "),
+                list_placeholders(3, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant.clone())
+                .bind(connection.to_string());
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                out.push(CrmOpportunity::from_row(&row)?);
+            }
+        }
+        out.sort_by_key(|o| o.id);
+        Ok(out)
+    }
+
+    /// The mirrored contacts whose parent account is one of these.
+    pub async fn crm_contacts_of_accounts(
+        &mut self,
+        connection: CrmConnectionId,
+        accounts: &[CrmAccountId],
+    ) -> Result<Vec<CrmContact>> {
+        let tenant = self.tid();
+        let mut out = Vec::new();
+        let mut conn = self.conn().await?;
+        for chunk in accounts.chunks(chunk_rows(1)) {
+            let sql = format!(
+                "SELECT id, {} FROM crm_contacts WHERE tenant_id = $1 AND connection_id = $2 \
+                 AND account_id IN ({})",
+                CrmContact::COLUMNS.join(", "),
+                list_placeholders(3, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant.clone())
+                .bind(connection.to_string());
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                out.push(CrmContact::from_row(&row)?);
+            }
+        }
+        out.sort_by_key(|c| c.id);
+        Ok(out)
+    }
+
     /// The ids of every mirrored row of a table under the connection (what a full read compares
-    /// against to find the rows deleted while no delta token was kept).
+    /// against to find the rows deleted while no delta token was kept), read a slice at a time.
     pub async fn crm_row_ids<R: MirrorRow>(
         &mut self,
         connection: CrmConnectionId,
     ) -> Result<Vec<Uuid>> {
         let tenant = self.tid();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM {} WHERE tenant_id = $1 AND connection_id = $2",
-            R::SQL_TABLE
-        )))
-        .bind(tenant)
-        .bind(connection.to_string())
-        .fetch_all(&mut *self.conn().await?)
-        .await?;
-        rows.iter().map(|row| row.uuid("id")).collect()
+        let mut out = Vec::new();
+        loop {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id FROM {} WHERE tenant_id = $1 AND connection_id = $2 AND id > $3 \
+                 ORDER BY id LIMIT 50000",
+                R::SQL_TABLE
+            )))
+            .bind(tenant.clone())
+            .bind(connection.to_string())
+            .bind(out.last().map(Uuid::to_string).unwrap_or_default())
+            .fetch_all(&mut *self.conn().await?)
+            .await?;
+            if rows.is_empty() {
+                return Ok(out);
+            }
+            for row in &rows {
+                out.push(row.uuid("id")?);
+            }
+        }
     }
 
     /// One mirrored row and the row as read.

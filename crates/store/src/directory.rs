@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use domain::directory::{Company, CompanyOrigin, CompanySize, Person, PersonOrigin};
 use domain::ids::{CompanyId, PersonId};
 use sqlx::any::AnyRow;
@@ -453,6 +454,60 @@ impl TenantStore {
         Ok(out)
     }
 
+    /// The people added or changed at `since` or later (for matching only what changed).
+    pub async fn people_changed_since(
+        &mut self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<PersonRecord>> {
+        let t = self.tid();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PERSON_COLUMNS} FROM people WHERE tenant_id = $1 AND updated_at >= $2 ORDER BY id"
+        )))
+        .bind(t)
+        .bind(millis(since))
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter().map(person_from_row).collect()
+    }
+
+    /// The companies added or changed at `since` or later.
+    pub async fn companies_changed_since(
+        &mut self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<CompanyRecord>> {
+        let t = self.tid();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COMPANY_COLUMNS} FROM companies WHERE tenant_id = $1 AND updated_at >= $2 ORDER BY id"
+        )))
+        .bind(t)
+        .bind(millis(since))
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter().map(company_from_row).collect()
+    }
+
+    /// The given companies that exist, in id order.
+    pub async fn companies_by_ids(&mut self, ids: &[CompanyId]) -> Result<Vec<CompanyRecord>> {
+        let t = self.tid();
+        let mut out = Vec::with_capacity(ids.len());
+        let mut conn = self.conn().await?;
+        for chunk in ids.chunks(chunk_rows(1)) {
+            let sql = format!(
+                "SELECT {COMPANY_COLUMNS} FROM companies WHERE tenant_id = $1 AND id IN ({}) ORDER BY id",
+                list_placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t.clone());
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                out.push(company_from_row(&row)?);
+            }
+        }
+        out.sort_by_key(|c| c.company.id);
+        Ok(out)
+    }
+
     /// A page of people in id order, after `after`; page through all of them with the last id.
     pub async fn people_page(
         &mut self,
@@ -485,6 +540,33 @@ impl TenantStore {
         .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.iter().map(person_from_row).collect()
+    }
+
+    /// Whether the workspace has people of its own (not created by the import from CRM rows):
+    /// without them there is nothing to match.
+    pub async fn has_own_people(&mut self) -> Result<bool> {
+        let t = self.tid();
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM people WHERE tenant_id = $1 \
+             AND crm_contact_id IS NULL LIMIT 1) AS one",
+        )
+        .bind(t)
+        .fetch_one(&mut *self.conn().await?)
+        .await?;
+        Ok(row.int("n")? > 0)
+    }
+
+    /// Whether the workspace has companies of its own (not created by the import).
+    pub async fn has_own_companies(&mut self) -> Result<bool> {
+        let t = self.tid();
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM companies WHERE tenant_id = $1 \
+             AND crm_account_id IS NULL LIMIT 1) AS one",
+        )
+        .bind(t)
+        .fetch_one(&mut *self.conn().await?)
+        .await?;
+        Ok(row.int("n")? > 0)
     }
 
     pub async fn count_people(&mut self) -> Result<u64> {

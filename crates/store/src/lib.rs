@@ -137,12 +137,14 @@ impl Store {
                     // a process crash in WAL mode (a power cut may lose the last commits). The
                     // page cache (64 MiB, default 2 MiB) holds the indexes a large import updates
                     // at random places (ids are random); temporary b-trees stay in memory; reads
-                    // of the database file go through a shared memory map instead of copies.
+                    // of the database file go through a shared memory map instead of copies; the
+                    // log is copied back into the database every 64 MiB rather than every 4 MiB,
+                    // so a large import rewrites each index page fewer times (and syncs less).
                     conn.execute(sqlx::AssertSqlSafe(format!(
                         "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
                          PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {busy_ms}; \
                          PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
-                         PRAGMA mmap_size = 1073741824;"
+                         PRAGMA mmap_size = 1073741824; PRAGMA wal_autocheckpoint = 16384;"
                     )))
                     .await?;
                     Ok(())

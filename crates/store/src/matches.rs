@@ -435,6 +435,94 @@ impl TenantStore {
 }
 
 impl TenantStore {
+    /// The people a rep pinned to a CRM record.
+    pub async fn pinned_people(&mut self) -> Result<Vec<PersonId>> {
+        let tenant = self.tid();
+        let rows = sqlx::query(
+            "SELECT DISTINCT person_id FROM person_matches WHERE tenant_id = $1 AND origin = $2 \
+             ORDER BY person_id",
+        )
+        .bind(tenant)
+        .bind(MatchOrigin::ByRep.word())
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter().map(|row| row.id("person_id")).collect()
+    }
+
+    /// The companies a rep pinned to a CRM account.
+    pub async fn pinned_companies(&mut self) -> Result<Vec<CompanyId>> {
+        let tenant = self.tid();
+        let rows = sqlx::query(
+            "SELECT DISTINCT company_id FROM company_matches WHERE tenant_id = $1 AND origin = $2 \
+             ORDER BY company_id",
+        )
+        .bind(tenant)
+        .bind(MatchOrigin::ByRep.word())
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter().map(|row| row.id("company_id")).collect()
+    }
+
+    /// The stored matches to any of these CRM contacts and leads.
+    pub async fn people_matched_to_any(
+        &mut self,
+        crm: &[CrmPersonRef],
+    ) -> Result<Vec<PersonMatch>> {
+        let tenant = self.tid();
+        let mut conn = self.conn().await?;
+        let mut out = Vec::new();
+        for table in ["contact", "lead"] {
+            let ids: Vec<String> = crm
+                .iter()
+                .map(|c| crm_ref_parts(*c))
+                .filter(|(t, _)| *t == table)
+                .map(|(_, id)| id)
+                .collect();
+            for chunk in ids.chunks(chunk_rows(1)) {
+                let sql = format!(
+                    "SELECT person_id, crm_table, crm_id, confidence, origin, explanation \
+                     FROM person_matches WHERE tenant_id = $1 AND crm_table = $2 AND crm_id IN ({})",
+                    crate::db::list_placeholders(3, chunk.len())
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(tenant.clone())
+                    .bind(table);
+                for id in chunk {
+                    query = query.bind(id.clone());
+                }
+                for row in query.fetch_all(&mut *conn).await? {
+                    out.push(person_match(&row)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stored matches to any of these CRM accounts.
+    pub async fn companies_matched_to_any(
+        &mut self,
+        accounts: &[CrmAccountId],
+    ) -> Result<Vec<CompanyMatch>> {
+        let tenant = self.tid();
+        let mut conn = self.conn().await?;
+        let mut out = Vec::new();
+        for chunk in accounts.chunks(chunk_rows(1)) {
+            let sql = format!(
+                "SELECT company_id, account_id, confidence, origin, explanation \
+                 FROM company_matches WHERE tenant_id = $1 AND account_id IN ({})",
+                crate::db::list_placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.clone());
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                out.push(company_match(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The matches of the given people (a page of a list), in one query per chunk of ids.
     pub async fn person_matches_of(&mut self, people: &[PersonId]) -> Result<Vec<PersonMatch>> {
         let tenant = self.tid();

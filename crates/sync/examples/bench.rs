@@ -7,7 +7,9 @@
 //! cargo run --release -p sync --example bench -- /tmp/emu postgres://postgres@127.0.0.1/lb_bench
 //! ```
 //!
-//! It connects a tenant with five reps, then measures: the initial sync (wall time, rows/s, this
+//! It connects a tenant with five reps and a workspace directory of its own (`BENCH_PEOPLE`,
+//! default 100,000 people: one in two a copy of a CRM contact, by email, the others people the CRM
+//! does not have), then measures: the initial sync (wall time, rows/s, this
 //! process's peak memory), an incremental sync after 1,000 contacts changed, and the writeback
 //! latency from a saved note to its row in the CRM at 100 notes/s with 50 ms added to every CRM
 //! request. Results go to standard output as a table.
@@ -35,6 +37,25 @@ use sync::crm::dynamics::{Dynamics, DynamicsConfig};
 use sync::crm::{ConnectionTarget, Credentials, Crm};
 use sync::jobs::Trigger;
 use sync::{ApplicationUser, EngineConfig, SyncEngine, SyncRunResult};
+
+/// This process's resident memory now: anonymous (heap) and file-backed (the database's pages
+/// mapped in by SQLite, which the kernel may drop at will), in MiB.
+fn rss_now_mib() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or(0, |kb| kb / 1024)
+    };
+    format!(
+        "now {} MiB anonymous + {} MiB file-backed",
+        field("RssAnon:"),
+        field("RssFile:")
+    )
+}
 
 fn peak_rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -93,6 +114,16 @@ impl Emu {
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    recorder.install().unwrap();
+    // RUST_LOG=sync=info shows how long each phase of a sync took.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let mut args = std::env::args().skip(1);
     let state_dir = PathBuf::from(args.next().expect("the emulator's state directory"));
     let database_url = args.next().expect("a database URL");
@@ -174,6 +205,66 @@ async fn main() {
             .unwrap();
         seats.push(t.assign_seat(created.id).await.unwrap().seat.id);
     }
+    // The workspace's own people: copies of CRM contacts and newcomers.
+    let wanted: usize = std::env::var("BENCH_PEOPLE")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let token = emu.token().await;
+    let api = emu.info["api_url"].as_str().unwrap().to_owned();
+    let mut next = Some(format!(
+        "{api}/contacts?$select=fullname,emailaddress1,jobtitle,address1_city&$orderby=contactid desc"
+    ));
+    let mut people = Vec::with_capacity(wanted);
+    while let Some(url) = next.take()
+        && people.len() < wanted
+    {
+        let page: Value = emu
+            .http
+            .get(url)
+            .bearer_auth(&token)
+            .header("Prefer", "odata.maxpagesize=5000")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for row in page["value"].as_array().unwrap() {
+            let n = people.len();
+            if n >= wanted {
+                break;
+            }
+            let text = |k: &str| row[k].as_str().map(str::to_owned);
+            let copy = n % 2 == 0;
+            people.push(NewPerson {
+                external_id: Some(format!("bench-{n}")),
+                full_name: if copy {
+                    text("fullname").unwrap_or_default()
+                } else {
+                    format!("Newcomer {n} Example")
+                },
+                title: text("jobtitle"),
+                company_name: None,
+                company: None,
+                location: text("address1_city"),
+                email: if copy {
+                    text("emailaddress1")
+                } else {
+                    Some(format!("newcomer{n}@example.org"))
+                },
+                phone: None,
+                profile_url: None,
+            });
+        }
+        next = page["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    for chunk in people.chunks(5000) {
+        t.upsert_people(chunk).await.unwrap();
+    }
+    println!("workspace people: {}", people.len());
+    drop(people);
+
     engine.connect_application_user(tenant, app).await.unwrap();
     t.put_crm_settings(&CrmSettings {
         auto_sync_all_seats: true,
@@ -196,19 +287,21 @@ async fn main() {
     assert!(run.error.is_none(), "{run:?}");
     let saved = t.saved_items(None).await.unwrap().len();
     println!(
-        "| initial sync | {:.1} s | {} rows | {:.0} rows/s | peak RSS {} MiB | {saved} items saved |",
+        "| initial sync | {:.1} s | {} rows | {:.0} rows/s | peak RSS {} MiB ({}) | {saved} items saved |",
         took.as_secs_f64(),
         run.rows_done,
         run.rows_done as f64 / took.as_secs_f64(),
-        peak_rss_mib()
+        peak_rss_mib(),
+        rss_now_mib()
     );
 
-    // Incremental sync of 1,000 changed contacts.
+    // Incremental sync of 1,000 changed contacts (the ones the workspace copied, in part).
     let token = emu.token().await;
-    let api = emu.info["api_url"].as_str().unwrap();
     let page: Value = emu
         .http
-        .get(format!("{api}/contacts?$select=contactid&$top=1000"))
+        .get(format!(
+            "{api}/contacts?$select=contactid&$orderby=contactid desc&$top=1000"
+        ))
         .bearer_auth(&token)
         .send()
         .await
@@ -269,6 +362,14 @@ async fn main() {
         }])
         .await
         .unwrap()[0];
+    // Half the notes are about a person matched to a CRM contact (written completed on it, two
+    // writes each), half about one the CRM lacks (written open, one write).
+    let matched = t
+        .person_by_external_id("bench-0")
+        .await
+        .unwrap()
+        .map(|p| p.person.id);
+    let about = [matched.unwrap_or(person), person];
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let workers = {
         let engine = engine.clone();
@@ -279,11 +380,20 @@ async fn main() {
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     for i in 0..notes {
         tick.tick().await;
+        if i % 500 == 499 {
+            let q = store.queue_stats().await.unwrap();
+            eprintln!(
+                "after {} notes: {} queued, {} running",
+                i + 1,
+                q.queued,
+                q.running
+            );
+        }
         let activity = t
             .add_activity(NewActivity {
                 seat: seats[i % seats.len()],
                 kind: ActivityKind::Note,
-                about: ActivityAbout::Person(person),
+                about: ActivityAbout::Person(about[i % 2]),
                 thread: None,
                 body: format!("Benchmark note {i}"),
                 copy_to_crm: CopyToCrm::Item(true),
@@ -325,5 +435,17 @@ async fn main() {
         latencies.last().unwrap()
     );
     println!("| peak RSS at the end | {} MiB |", peak_rss_mib());
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let key = key.key();
+        if key.name().starts_with("leadbridge_crm")
+            || key.name().starts_with("leadbridge_writeback")
+        {
+            let labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            println!("| {} {} | {:?} |", key.name(), labels.join(","), value);
+        }
+    }
     store.close().await;
 }

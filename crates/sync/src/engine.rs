@@ -36,6 +36,9 @@ pub struct EngineConfig {
     pub poll_interval: Duration,
     /// How long an admin has to come back from the Microsoft sign-in page.
     pub sign_in_timeout: TimeDelta,
+    /// How many tenants' matching indexes are kept between syncs (so that a sync matches only
+    /// what changed); 0 keeps none. A tenant with a million contacts needs a few hundred MiB.
+    pub match_cache_tenants: usize,
 }
 
 impl Default for EngineConfig {
@@ -44,10 +47,11 @@ impl Default for EngineConfig {
             sync_interval: Duration::from_secs(5 * 60),
             sync_lease: TimeDelta::minutes(2),
             worker_name: default_worker_name(),
-            writeback_batch: 20,
-            writeback_concurrency: 8,
+            writeback_batch: 32,
+            writeback_concurrency: 64,
             poll_interval: Duration::from_millis(500),
             sign_in_timeout: TimeDelta::minutes(15),
+            match_cache_tenants: 4,
         }
     }
 }
@@ -127,6 +131,8 @@ pub struct SyncEngine {
     /// share one: two clients would each redeem the same single-use refresh token, and the
     /// second would fail as if the connection were revoked.
     opening: Arc<tokio::sync::Mutex<()>>,
+    /// Tenants' matching indexes, kept between their syncs.
+    pub(crate) match_states: Arc<crate::match_pass::MatchStates>,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -149,6 +155,7 @@ impl SyncEngine {
             config,
             open: Arc::new(Mutex::new(HashMap::new())),
             opening: Arc::new(tokio::sync::Mutex::new(())),
+            match_states: Arc::default(),
         }
     }
 

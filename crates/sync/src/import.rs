@@ -10,10 +10,13 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use domain::crm::{CrmAccount, CrmContact, CrmLead, CrmOpportunity, CrmTable, CrmUser};
-use domain::ids::{CrmConnectionId, TenantId};
+use domain::crm::{
+    CrmAccount, CrmContact, CrmLead, CrmOpportunity, CrmPersonRef, CrmTable, CrmUser, DeltaToken,
+};
+use domain::ids::{CrmAccountId, CrmConnectionId, CrmContactId, CrmUserId, TenantId};
 use domain::import::{ImportInput, plan};
 use domain::matches::MatchIndex;
+use domain::pipeline::qualifying_opportunities;
 use domain::seat_mapping::{CrmUsersByEmail, SeatMapping, SyncedSeats};
 use domain::settings::{OrgStages, stage_threshold};
 use domain::tenant::Seat;
@@ -26,7 +29,7 @@ use uuid::Uuid;
 use crate::crm::{Crm, CrmError, CrmErrorKind, CrmPage, Pages};
 use crate::engine::{Result, SyncEngine, SyncError};
 use crate::jobs::Trigger;
-use crate::matcher::{CrmPeople, match_companies, match_people};
+use crate::match_pass::RunChanges;
 use crate::status::reading;
 
 /// How a request to sync ended.
@@ -51,14 +54,38 @@ const TABLES: [CrmTable; 5] = [
     CrmTable::Opportunity,
 ];
 
-/// Where a run stands, for the progress line.
-struct Run {
-    tenant: TenantId,
-    connection: CrmConnectionId,
-    id: SyncRunId,
+/// Where a run stands, for the progress line, and what it read.
+pub(crate) struct Run {
+    pub(crate) tenant: TenantId,
+    pub(crate) connection: CrmConnectionId,
+    pub(crate) id: SyncRunId,
     lease: SyncLease,
     done: u64,
     total: Option<u64>,
+    /// The delta tokens kept when the run began, and the rows it read.
+    pub(crate) tokens_at_start: Vec<DeltaToken>,
+    pub(crate) changes: RunChanges,
+    /// The phase under way and when it began, for the log line that closes it.
+    phase: Option<(String, std::time::Instant)>,
+}
+
+impl Run {
+    /// Notes that `phase` is under way, logging how long the one before it took.
+    pub(crate) fn enter_phase(&mut self, phase: Option<&str>) {
+        if self.phase.as_ref().map(|(p, _)| p.as_str()) == phase {
+            return;
+        }
+        if let Some((done, began)) = self.phase.take() {
+            tracing::info!(
+                tenant = %self.tenant,
+                sync = %self.id,
+                phase = %done,
+                elapsed_ms = began.elapsed().as_millis() as u64,
+                "sync phase finished"
+            );
+        }
+        self.phase = phase.map(|p| (p.to_owned(), std::time::Instant::now()));
+    }
 }
 
 /// A CRM table the sync reads into the mirror.
@@ -137,11 +164,15 @@ impl SyncEngine {
             lease,
             done: 0,
             total: None,
+            tokens_at_start: Vec::new(),
+            changes: RunChanges::default(),
+            phase: None,
         };
         tracing::info!(%tenant, sync = %run.id, ?trigger, "sync started");
         let clock = std::time::Instant::now();
         let span = tracing::info_span!("sync", %tenant, sync = %run.id);
         let outcome = self.sync(&info, &mut run).instrument(span).await;
+        run.enter_phase(None);
         crate::telemetry::sync_finished(outcome.is_ok(), clock.elapsed());
         self.count_transport(tenant);
         let mut store = self.tenant(tenant);
@@ -191,6 +222,7 @@ impl SyncEngine {
                 total += crm.count(table).await?.count;
             }
         }
+        run.tokens_at_start = tokens;
         run.total = (total > 0).then_some(total);
         self.read_table::<CrmUser>(crm, run, CrmTable::SystemUser)
             .await?;
@@ -208,6 +240,7 @@ impl SyncEngine {
     }
 
     async fn progress(&self, run: &mut Run, phase: &str) -> Result<()> {
+        run.enter_phase(Some(phase));
         let mut store = self.tenant(run.tenant);
         if let Some(total) = run.total
             && run.done > total
@@ -279,11 +312,16 @@ impl SyncEngine {
         R: CrmRow,
     {
         let full = token.is_none();
+        if full {
+            run.changes.full.insert(table);
+        }
         let mut seen: HashSet<Uuid> = HashSet::new();
         let mut final_token = None;
         let mut unreadable = 0usize;
-        let mut pages = R::read(crm, token);
-        while let Some(page) = pages.next().await {
+        // The next pages are fetched (and parsed) while this one is written: the CRM and the
+        // database each work while the other does.
+        let mut pages = prefetched(R::read(crm, token));
+        while let Some(page) = pages.recv().await {
             let (mut page, bad) = mirrored(page?);
             for why in &bad {
                 unreadable += 1;
@@ -300,8 +338,20 @@ impl SyncEngine {
                 seen.extend(page.upserts.iter().map(|m| m.row.row_id()));
                 // A full read's token is stored only after the sweep below.
                 final_token = page.delta_token.take();
-            } else if page.delta_token.is_some() {
-                final_token.clone_from(&page.delta_token);
+            } else {
+                if page.delta_token.is_some() {
+                    final_token.clone_from(&page.delta_token);
+                }
+                run.changes
+                    .upserted
+                    .entry(table)
+                    .or_default()
+                    .extend(page.upserts.iter().map(|m| m.row.row_id()));
+                run.changes
+                    .deleted
+                    .entry(table)
+                    .or_default()
+                    .extend(&page.deletes);
             }
             self.tenant(run.tenant)
                 .apply_crm_page(run.connection, &page)
@@ -371,16 +421,7 @@ impl SyncEngine {
             }
         }
 
-        let accounts: BTreeMap<_, CrmAccount> = store
-            .crm_rows::<CrmAccount>(connection)
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a))
-            .collect();
-        let contacts: Vec<CrmContact> = store.crm_rows(connection).await?;
-        let leads: Vec<CrmLead> = store.crm_rows(connection).await?;
-        self.match_workspace(run, &accounts, &contacts, &leads)
-            .await?;
+        self.match_workspace(run).await?;
 
         let Some(settings) = store.crm_settings().await? else {
             // Nothing is saved for anyone until the admin has answered the CRM settings.
@@ -401,11 +442,55 @@ impl SyncEngine {
         };
         let seat_list: Vec<Seat> = seats.into_iter().map(|s| s.seat).collect();
         let synced = SyncedSeats::new(&seat_list, settings.auto_sync_all_seats, &users);
-        let opportunities: Vec<CrmOpportunity> = store.crm_rows(connection).await?;
-        let contacts: BTreeMap<_, CrmContact> = contacts.into_iter().map(|c| (c.id, c)).collect();
+        run.enter_phase(Some("planning"));
+        // Only the opportunities in some rep's pipeline, the accounts and contacts they point to
+        // (and those contacts' accounts, for their company's name) and the matches of those are
+        // read in full: not the whole mirror.
+        let owners: Vec<CrmUserId> = synced.users().collect();
+        let opportunities: Vec<CrmOpportunity> = qualifying_opportunities(
+            &store
+                .crm_opportunities_owned_by(connection, &owners)
+                .await?,
+            &threshold,
+            &synced,
+        )
+        .into_iter()
+        .map(|(o, _)| o.clone())
+        .collect();
+        let mut account_ids: Vec<Uuid> = opportunities
+            .iter()
+            .filter_map(|o| o.account.map(|a| a.0))
+            .collect();
+        let mut contact_ids: Vec<Uuid> = opportunities
+            .iter()
+            .flat_map(|o| o.contacts.iter().map(|c| c.0))
+            .collect();
+        contact_ids.sort_unstable();
+        contact_ids.dedup();
+        let contacts: BTreeMap<_, CrmContact> = store
+            .crm_rows_by_ids::<CrmContact>(connection, &contact_ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        account_ids.extend(contacts.values().filter_map(|c| c.account.map(|a| a.0)));
+        account_ids.sort_unstable();
+        account_ids.dedup();
+        let accounts: BTreeMap<_, CrmAccount> = store
+            .crm_rows_by_ids::<CrmAccount>(connection, &account_ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        let person_refs: Vec<CrmPersonRef> = contact_ids
+            .iter()
+            .map(|id| CrmPersonRef::Contact(CrmContactId(*id)))
+            .collect();
+        let account_refs: Vec<CrmAccountId> =
+            account_ids.iter().copied().map(CrmAccountId).collect();
         let matches = MatchIndex::build(
-            &store.person_matches(None).await?,
-            &store.company_matches(None).await?,
+            &store.people_matched_to_any(&person_refs).await?,
+            &store.companies_matched_to_any(&account_refs).await?,
         );
         let saved = store.saved_items(None).await?;
         let plan = plan(ImportInput {
@@ -431,68 +516,9 @@ impl SyncEngine {
                 )
                 .await?;
         }
+        run.enter_phase(Some("applying the plan"));
         if !plan.diff.is_empty() {
             store.apply_import_diff(&plan.diff).await?;
-        }
-        Ok(())
-    }
-
-    async fn match_workspace(
-        &self,
-        run: &Run,
-        accounts: &BTreeMap<domain::ids::CrmAccountId, CrmAccount>,
-        contacts: &[CrmContact],
-        leads: &[CrmLead],
-    ) -> Result<()> {
-        let mut store = self.tenant(run.tenant);
-        let mut people = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store.people_page(after, 5000).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.person.id);
-            people.extend(page.into_iter().map(|r| r.person));
-        }
-        let changes = match_people(
-            &CrmPeople {
-                contacts,
-                leads,
-                accounts,
-            },
-            &people,
-            &store.person_matches(None).await?,
-            &store.person_rejections().await?,
-        );
-        if !changes.cleared.is_empty() || !changes.upsert.is_empty() {
-            let mut tx = self.tenant(run.tenant).begin().await?;
-            for person in &changes.cleared {
-                tx.clear_automatic_person_matches(*person).await?;
-            }
-            tx.upsert_person_matches(&changes.upsert).await?;
-            tx.commit().await?;
-        }
-
-        let mut companies = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store.companies_page(after, 5000).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.company.id);
-            companies.extend(page.into_iter().map(|r| r.company));
-        }
-        let changes = match_companies(
-            accounts,
-            &companies,
-            &store.company_matches(None).await?,
-            &store.company_rejections().await?,
-        );
-        if !changes.cleared.is_empty() || !changes.upsert.is_empty() {
-            let mut tx = self.tenant(run.tenant).begin().await?;
-            for company in &changes.cleared {
-                tx.clear_automatic_company_matches(*company).await?;
-            }
-            tx.upsert_company_matches(&changes.upsert).await?;
-            tx.commit().await?;
         }
         Ok(())
     }
@@ -507,6 +533,28 @@ impl SyncEngine {
             .await?;
         Ok(())
     }
+}
+
+/// A table's pages read ahead of their use by a task of their own, at most two pages ahead.
+/// Dropping the receiver stops the reading.
+fn prefetched<R: Send + 'static>(
+    mut pages: Pages<R>,
+) -> tokio::sync::mpsc::Receiver<std::result::Result<CrmPage<R>, CrmError>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(async move {
+        loop {
+            let next = tokio::select! {
+                next = pages.next() => next,
+                () = tx.closed() => return,
+            };
+            let Some(page) = next else { return };
+            let failed = page.is_err();
+            if tx.send(page).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// The message and next step a failed sync shows: the documented message with the reason.

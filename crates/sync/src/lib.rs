@@ -9,6 +9,7 @@ pub mod crm;
 mod engine;
 pub mod import;
 pub mod jobs;
+mod match_pass;
 mod matcher;
 mod purge;
 pub mod settings;

@@ -5,7 +5,7 @@
 //! A person a rep pinned keeps the pin (it outranks anything automatic), and people and companies
 //! the import created from a CRM row already carry that link, so neither is matched again.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use domain::crm::{CrmAccount, CrmContact, CrmLead, CrmPersonRef};
 use domain::directory::{Company, CompanyOrigin, Person, PersonOrigin};
@@ -17,14 +17,14 @@ use uuid::Uuid;
 const CONTACT: &str = "contact:";
 const LEAD: &str = "lead:";
 
-fn person_key(crm: CrmPersonRef) -> String {
+pub(crate) fn person_key(crm: CrmPersonRef) -> String {
     match crm {
         CrmPersonRef::Contact(c) => format!("{CONTACT}{}", c.0),
         CrmPersonRef::Lead(l) => format!("{LEAD}{}", l.0),
     }
 }
 
-fn person_ref(key: &str) -> Option<CrmPersonRef> {
+pub(crate) fn person_ref(key: &str) -> Option<CrmPersonRef> {
     if let Some(id) = key.strip_prefix(CONTACT) {
         return Uuid::parse_str(id)
             .ok()
@@ -49,9 +49,9 @@ fn city_country(location: Option<&str>) -> (Option<String>, Option<String>) {
     }
 }
 
-fn contact_record(
+pub(crate) fn contact_record(
     contact: &CrmContact,
-    accounts: &BTreeMap<CrmAccountId, CrmAccount>,
+    account_names: &HashMap<CrmAccountId, String>,
 ) -> matching::PersonRecord {
     let (city, country) = city_country(contact.location.as_deref());
     matching::PersonRecord {
@@ -60,17 +60,14 @@ fn contact_record(
         email: contact.email.clone(),
         phone: contact.phone.clone(),
         title: contact.job_title.clone(),
-        company: contact
-            .account
-            .and_then(|a| accounts.get(&a))
-            .map(|a| a.name.clone()),
+        company: contact.account.and_then(|a| account_names.get(&a)).cloned(),
         city,
         country,
         ..Default::default()
     }
 }
 
-fn lead_record(lead: &CrmLead) -> matching::PersonRecord {
+pub(crate) fn lead_record(lead: &CrmLead) -> matching::PersonRecord {
     matching::PersonRecord {
         id: person_key(CrmPersonRef::Lead(lead.id)),
         full_name: Some(lead.full_name.clone()),
@@ -82,7 +79,7 @@ fn lead_record(lead: &CrmLead) -> matching::PersonRecord {
     }
 }
 
-fn workspace_person(person: &Person) -> matching::PersonRecord {
+pub(crate) fn workspace_person(person: &Person) -> matching::PersonRecord {
     let (city, country) = city_country(person.location.as_deref());
     matching::PersonRecord {
         id: person.id.0.to_string(),
@@ -98,7 +95,7 @@ fn workspace_person(person: &Person) -> matching::PersonRecord {
     }
 }
 
-fn account_record(account: &CrmAccount) -> matching::CompanyRecord {
+pub(crate) fn account_record(account: &CrmAccount) -> matching::CompanyRecord {
     let (city, country) = city_country(account.location.as_deref());
     matching::CompanyRecord {
         id: account.id.0.to_string(),
@@ -112,7 +109,7 @@ fn account_record(account: &CrmAccount) -> matching::CompanyRecord {
     }
 }
 
-fn workspace_company(company: &Company) -> matching::CompanyRecord {
+pub(crate) fn workspace_company(company: &Company) -> matching::CompanyRecord {
     let (city, country) = city_country(company.location.as_deref());
     matching::CompanyRecord {
         id: company.id.0.to_string(),
@@ -146,6 +143,7 @@ fn decided(outcome: &MatchOutcome) -> Option<(&str, Confidence, MatchOrigin, Str
 }
 
 /// The CRM side of people matching.
+#[cfg(test)]
 pub(crate) struct CrmPeople<'a> {
     pub contacts: &'a [CrmContact],
     pub leads: &'a [CrmLead],
@@ -171,15 +169,21 @@ impl<K, M> Default for MatchChanges<K, M> {
 
 /// Matches every workspace person the import did not create and no rep pinned. `current` holds
 /// the stored matches of the tenant, `rejected` the pairs reps refused.
+#[cfg(test)]
 pub(crate) fn match_people(
     crm: &CrmPeople<'_>,
     people: &[Person],
     current: &[PersonMatch],
     rejected: &[(PersonId, CrmPersonRef)],
 ) -> MatchChanges<PersonId, PersonMatch> {
+    let names: HashMap<CrmAccountId, String> = crm
+        .accounts
+        .values()
+        .map(|a| (a.id, a.name.clone()))
+        .collect();
     let mut index = PeopleIndex::default();
     for contact in crm.contacts {
-        index.upsert(&contact_record(contact, crm.accounts));
+        index.upsert(&contact_record(contact, &names));
     }
     for lead in crm.leads {
         index.upsert(&lead_record(lead));
@@ -187,6 +191,17 @@ pub(crate) fn match_people(
     for (person, crm) in rejected {
         index.reject(&person.0.to_string(), &person_key(*crm));
     }
+    rematch_people(&index, people, current)
+}
+
+/// The changes to the stored automatic matches of `people` against the CRM's `index`: `current`
+/// holds their stored matches (any others are ignored). People the import created and people a
+/// rep pinned are left as they are.
+pub(crate) fn rematch_people(
+    index: &PeopleIndex,
+    people: &[Person],
+    current: &[PersonMatch],
+) -> MatchChanges<PersonId, PersonMatch> {
     let mut automatic: BTreeMap<PersonId, BTreeSet<CrmPersonRef>> = BTreeMap::new();
     let mut pinned = BTreeSet::new();
     for m in current {
@@ -233,6 +248,7 @@ pub(crate) fn match_people(
 }
 
 /// Matches every workspace company the import did not create and no rep pinned.
+#[cfg(test)]
 pub(crate) fn match_companies(
     accounts: &BTreeMap<CrmAccountId, CrmAccount>,
     companies: &[Company],
@@ -246,6 +262,15 @@ pub(crate) fn match_companies(
     for (company, account) in rejected {
         index.reject(&company.0.to_string(), &account.0.to_string());
     }
+    rematch_companies(&index, companies, current)
+}
+
+/// The changes to the stored automatic matches of `companies` against the CRM's accounts.
+pub(crate) fn rematch_companies(
+    index: &CompanyIndex,
+    companies: &[Company],
+    current: &[CompanyMatch],
+) -> MatchChanges<CompanyId, CompanyMatch> {
     let mut automatic: BTreeMap<CompanyId, BTreeSet<CrmAccountId>> = BTreeMap::new();
     let mut pinned = BTreeSet::new();
     for m in current {

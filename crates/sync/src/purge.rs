@@ -24,6 +24,7 @@ impl SyncEngine {
         }
         let lease = self.wait_for_sync_lease(tenant).await?;
         self.forget(tenant);
+        self.forget_match_state(tenant);
         let result = match (purge, &live) {
             (true, _) => store.purge_crm_data().await.map(Some),
             (false, Some(info)) => store.disconnect(info.connection.id).await.map(|()| None),

@@ -6,12 +6,12 @@
 //! PostgreSQL) under a lease, and a tenant's sync also takes the tenant's sync lease, so a worker
 //! that dies leaves work another picks up once the leases expire.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use domain::ids::TenantId;
-use futures_util::StreamExt;
 use store::jobs::{ClaimedJob, Job, Retry};
 use store::writeback::WritebackJob;
 use tokio::sync::watch;
@@ -20,7 +20,11 @@ use tracing::Instrument;
 use crate::engine::{Result, SyncEngine};
 use crate::import::SyncRunResult;
 use crate::jobs::{SyncJob, Trigger};
-use crate::writeback::JobOutcome;
+use crate::writeback::{JobOutcome, TenantContext};
+
+/// How long a tenant's writeback context is reused: a change of settings or credentials reaches
+/// the writebacks within this.
+const CONTEXT_TTL: Duration = Duration::from_secs(5);
 
 /// Tells the workers to stop: send `true`. Each finishes the job in hand first.
 pub type Shutdown = watch::Receiver<bool>;
@@ -145,98 +149,123 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// Runs writebacks continuously: as soon as one of the `writeback_concurrency` slots frees
+    /// up, more jobs are claimed, so a steady stream of notes never waits for a whole batch. A
+    /// tenant's context (client, settings, CRM users) is read once and reused for a few seconds.
     async fn writeback_loop(&self, mut shutdown: Shutdown) -> Result<()> {
+        let mut running = tokio::task::JoinSet::new();
+        let mut contexts: HashMap<TenantId, (Instant, Arc<Option<TenantContext>>)> = HashMap::new();
+        let slots = self.config.writeback_concurrency.max(1);
         loop {
-            let claimed = match self
-                .store
-                .claim_jobs(
-                    &self.config.worker_name,
-                    &[WritebackJob::KIND],
-                    self.config.writeback_batch,
-                )
-                .await
-            {
-                Ok(claimed) => claimed,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming writeback jobs failed");
-                    Vec::new()
+            let stopping = *shutdown.borrow();
+            let mut claimed_any = false;
+            let free = slots.saturating_sub(running.len());
+            if !stopping && free > 0 {
+                let want = u32::try_from(free)
+                    .unwrap_or(u32::MAX)
+                    .min(self.config.writeback_batch.max(1));
+                let claimed = match self
+                    .store
+                    .claim_jobs(&self.config.worker_name, &[WritebackJob::KIND], want)
+                    .await
+                {
+                    Ok(claimed) => claimed,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming writeback jobs failed");
+                        Vec::new()
+                    }
+                };
+                claimed_any = !claimed.is_empty();
+                contexts.retain(|_, (read, _)| read.elapsed() < CONTEXT_TTL);
+                for job in claimed {
+                    let tenant = job.tenant;
+                    let context = match contexts.get(&tenant) {
+                        Some((_, context)) => Ok(context.clone()),
+                        None => match self.tenant_context(tenant).await {
+                            Ok(context) => {
+                                let context = Arc::new(context);
+                                contexts.insert(tenant, (Instant::now(), context.clone()));
+                                Ok(context)
+                            }
+                            Err(e) => Err(e),
+                        },
+                    };
+                    match context {
+                        Ok(context) => {
+                            let engine = self.clone();
+                            running
+                                .spawn(async move { engine.run_writeback_job(job, context).await });
+                        }
+                        Err(e) => {
+                            let _ = self
+                                .store
+                                .fail_job(&job, &e.to_string(), Retry::Backoff)
+                                .await;
+                        }
+                    }
                 }
-            };
-            if claimed.is_empty() {
-                if pause(&mut shutdown, self.config.poll_interval).await {
+            }
+            if running.is_empty() {
+                if stopping {
+                    return Ok(());
+                }
+                if !claimed_any && pause(&mut shutdown, self.config.poll_interval).await {
                     return Ok(());
                 }
                 continue;
             }
-            self.run_writeback_batch(claimed).await;
-            if *shutdown.borrow() {
-                return Ok(());
+            if stopping || running.len() >= slots || !claimed_any {
+                // Full, out of work or stopping: wait for a job to finish (or, with free slots,
+                // for the next poll).
+                if running.len() >= slots || stopping {
+                    running.join_next().await;
+                } else {
+                    tokio::select! {
+                        _ = running.join_next() => {}
+                        _ = tokio::time::sleep(self.config.poll_interval) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
             }
+            while running.try_join_next().is_some() {}
         }
     }
 
-    /// Runs a batch of writeback jobs, several at a time, each tenant's context read once.
-    pub(crate) async fn run_writeback_batch(&self, claimed: Vec<ClaimedJob>) {
-        let mut by_tenant: BTreeMap<TenantId, Vec<ClaimedJob>> = BTreeMap::new();
-        for job in claimed {
-            by_tenant.entry(job.tenant).or_default().push(job);
+    /// Runs one claimed writeback job and records how it went.
+    async fn run_writeback_job(&self, job: ClaimedJob, context: Arc<Option<TenantContext>>) {
+        let tenant = job.tenant;
+        let outcome = match job.decode::<WritebackJob>() {
+            Ok(writeback) => {
+                let span =
+                    tracing::info_span!("writeback", %tenant, activity = %writeback.activity);
+                self.run_writeback(tenant, context.as_ref().as_ref(), &writeback)
+                    .instrument(span)
+                    .await
+            }
+            Err(e) => Err(e.into()),
+        };
+        let done = match outcome {
+            Ok(JobOutcome::Done) => self.store.complete_job(&job).await.map(|_| ()),
+            Ok(JobOutcome::Retry { reason, at }) => {
+                let retry = at.map_or(Retry::Backoff, Retry::At);
+                self.store.fail_job(&job, &reason, retry).await.map(|_| ())
+            }
+            Ok(JobOutcome::GiveUp { reason }) => self
+                .store
+                .fail_job(&job, &reason, Retry::Never)
+                .await
+                .map(|_| ()),
+            Err(e) => {
+                tracing::warn!(%tenant, error = %e, "writeback job failed");
+                self.store
+                    .fail_job(&job, &e.to_string(), Retry::Backoff)
+                    .await
+                    .map(|_| ())
+            }
+        };
+        if let Err(e) = done {
+            tracing::warn!(%tenant, error = %e, "recording a writeback job failed");
         }
-        for (tenant, jobs) in by_tenant {
-            let context = match self.tenant_context(tenant).await {
-                Ok(context) => context,
-                Err(e) => {
-                    for job in &jobs {
-                        let _ = self
-                            .store
-                            .fail_job(job, &e.to_string(), Retry::Backoff)
-                            .await;
-                    }
-                    continue;
-                }
-            };
-            futures_util::stream::iter(jobs)
-                .for_each_concurrent(self.config.writeback_concurrency, |job| {
-                    let context = context.as_ref();
-                    async move {
-                        let outcome = match job.decode::<WritebackJob>() {
-                            Ok(writeback) => {
-                                let span = tracing::info_span!(
-                                    "writeback",
-                                    %tenant,
-                                    activity = %writeback.activity
-                                );
-                                self.run_writeback(tenant, context, &writeback)
-                                    .instrument(span)
-                                    .await
-                            }
-                            Err(e) => Err(e.into()),
-                        };
-                        let done = match outcome {
-                            Ok(JobOutcome::Done) => self.store.complete_job(&job).await.map(|_| ()),
-                            Ok(JobOutcome::Retry { reason, at }) => {
-                                let retry = at.map_or(Retry::Backoff, Retry::At);
-                                self.store.fail_job(&job, &reason, retry).await.map(|_| ())
-                            }
-                            Ok(JobOutcome::GiveUp { reason }) => self
-                                .store
-                                .fail_job(&job, &reason, Retry::Never)
-                                .await
-                                .map(|_| ()),
-                            Err(e) => {
-                                tracing::warn!(%tenant, error = %e, "writeback job failed");
-                                self.store
-                                    .fail_job(&job, &e.to_string(), Retry::Backoff)
-                                    .await
-                                    .map(|_| ())
-                            }
-                        };
-                        if let Err(e) = done {
-                            tracing::warn!(%tenant, error = %e, "recording a writeback job failed");
-                        }
-                    }
-                })
-                .await;
-            self.count_transport(tenant);
-        }
+        self.count_transport(tenant);
     }
 }

@@ -357,3 +357,56 @@ fn a_mistyped_given_name_is_found_through_family_name_and_company() {
     });
     assert_eq!(crm.best_match(&lead).matched_id(), Some("c1"));
 }
+
+/// Which workspace decisions a CRM change can alter is known without rescanning: every record
+/// whose decision changed when one CRM record changed or went is among those `looking_at` names
+/// for the record as it was and as it is.
+#[test]
+fn a_crm_change_alters_only_the_decisions_looking_at_it() {
+    let data = matching::bench_data::people(matching::bench_data::BenchConfig::new(3000, 5));
+    let mut crm = index(&data.right);
+    let workspace = index(&data.left);
+    let decide = |crm: &PeopleIndex| -> Vec<Option<String>> {
+        data.left
+            .iter()
+            .map(|l| crm.best_match(l).matched_id().map(str::to_owned))
+            .collect()
+    };
+    let mut before = decide(&crm);
+    let mut checked = 0;
+    for (i, change) in data.right.iter().enumerate().step_by(97) {
+        let id = change.id.clone();
+        let mut affected: Vec<String> = workspace
+            .looking_at(&crm, crm.prepared(&id).unwrap())
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if i % 2 == 0 {
+            crm.remove(&id);
+        } else {
+            // The CRM record becomes a copy of some workspace person, under its own id.
+            let mut copy = data.left[i % data.left.len()].clone();
+            copy.id = id.clone();
+            crm.upsert(&copy);
+            affected.extend(
+                workspace
+                    .looking_at(&crm, crm.prepared(&id).unwrap())
+                    .into_iter()
+                    .map(str::to_owned),
+            );
+        }
+        let after = decide(&crm);
+        for (n, (was, is)) in before.iter().zip(&after).enumerate() {
+            if was != is {
+                checked += 1;
+                assert!(
+                    affected.contains(&data.left[n].id),
+                    "{} changed from {was:?} to {is:?} when {id} changed, but was not named",
+                    data.left[n].id
+                );
+            }
+        }
+        before = after;
+    }
+    assert!(checked > 10, "only {checked} decisions changed");
+}

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use dataverse::auth::{Auth, Authority, ClientCredentials, UserSignIn};
 use dataverse::preflight::Status;
 use dataverse::query::entity_path;
+use dataverse::writes::Upserted;
 use dataverse::{
     Change, Client, ClientConfig, CompanionState, ConnectionMessage, Key, PageOptions, Request,
     Row, Table,
@@ -249,6 +250,110 @@ pub struct DynamicsCrm {
     object_ids: Arc<Mutex<HashMap<CrmUserId, Option<Uuid>>>>,
     /// The refresh token last handed out by [`Crm::rotated_credential`].
     last_credential: Arc<tokio::sync::Mutex<Option<String>>>,
+    /// Activity writes of concurrent writebacks, gathered into UpsertMultiple calls.
+    writes: Arc<WriteQueue>,
+}
+
+/// Upserts of one group sent at the same time at most. Writes that arrive while they are in flight
+/// wait and go together in the next call: one request for many notes (one slot of the concurrency
+/// window `x-ms-dop-hint` allows, one request against the service protection limits), and no
+/// waiting at all when writes are few.
+const SENDERS_PER_GROUP: usize = 2;
+/// Rows per call; the client splits larger groups anyway.
+const ROWS_PER_CALL: usize = 100;
+
+/// Writes waiting to be sent, per table and caller (`CallerObjectId` cannot vary within a call).
+#[derive(Debug, Default)]
+struct WriteQueue {
+    groups: Mutex<HashMap<(String, Option<Uuid>), WriteGroup>>,
+}
+
+#[derive(Debug, Default)]
+struct WriteGroup {
+    queued: Vec<QueuedWrite>,
+    senders: usize,
+}
+
+#[derive(Debug)]
+struct QueuedWrite {
+    key: Key,
+    row: Value,
+    done: tokio::sync::oneshot::Sender<Result<Upserted, dataverse::Error>>,
+}
+
+impl WriteQueue {
+    /// Upserts one row by key, together with the other rows of its table queued meanwhile
+    /// (UpsertMultiple where the table supports it, `$batch` otherwise; a call refused for one
+    /// row's data is resent row by row, so each row gets its own answer).
+    async fn upsert(
+        self: &Arc<Self>,
+        client: &Client,
+        table: &Table,
+        key: Key,
+        row: Value,
+    ) -> Result<Upserted, dataverse::Error> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let group = (table.logical_name.clone(), client.caller());
+        let start_sender = {
+            let mut groups = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+            let queued = groups.entry(group.clone()).or_default();
+            queued.queued.push(QueuedWrite { key, row, done });
+            let start = queued.senders < SENDERS_PER_GROUP;
+            if start {
+                queued.senders += 1;
+            }
+            start
+        };
+        if start_sender {
+            let queue = Arc::clone(self);
+            let (client, table) = (client.clone(), table.clone());
+            tokio::spawn(async move { queue.send(group, client, table).await });
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(dataverse::Error::InvalidInput(
+                "the write was dropped before it was sent".into(),
+            ))
+        })
+    }
+
+    /// Sends the group's queued rows, a call at a time, until none are left.
+    async fn send(&self, group: (String, Option<Uuid>), client: Client, table: Table) {
+        loop {
+            let writes: Vec<QueuedWrite> = {
+                let mut groups = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+                let Some(queued) = groups.get_mut(&group) else {
+                    return;
+                };
+                if queued.queued.is_empty() {
+                    queued.senders -= 1;
+                    if queued.senders == 0 {
+                        groups.remove(&group);
+                    }
+                    return;
+                }
+                let n = queued.queued.len().min(ROWS_PER_CALL);
+                queued.queued.drain(..n).collect()
+            };
+            let rows: Vec<(Key, Value)> = writes
+                .iter()
+                .map(|w| (w.key.clone(), w.row.clone()))
+                .collect();
+            tracing::debug!(table = %table.logical_name, rows = rows.len(), "writing a group");
+            let results = match client.upsert_many(&table, &rows).await {
+                Ok(results) => results,
+                Err(e) => vec![Err(e); rows.len()],
+            };
+            let mut results = results.into_iter();
+            for write in writes {
+                let result = results.next().unwrap_or_else(|| {
+                    Err(dataverse::Error::InvalidInput(
+                        "the CRM answered fewer rows than were sent".into(),
+                    ))
+                });
+                let _ = write.done.send(result);
+            }
+        }
+    }
 }
 
 /// What is read of each table: the columns the mirror and matching use, nothing else.
@@ -519,6 +624,7 @@ impl DynamicsCrm {
             page_size,
             object_ids: Arc::new(Mutex::new(HashMap::new())),
             last_credential: Arc::new(tokio::sync::Mutex::new(None)),
+            writes: Arc::new(WriteQueue::default()),
         }
     }
 
@@ -982,7 +1088,11 @@ impl Crm for DynamicsCrm {
             row[bind] = json!(target);
         }
         let key = Key::alternate(EXTERNAL_KEY_COLUMN, plan.key.as_str());
-        let upserted = match client.upsert(&table, &key, &row).await {
+        let upserted = match self
+            .writes
+            .upsert(&client, &table, key.clone(), row.clone())
+            .await
+        {
             // A first write can still find a completed row: an attempt whose worker died after
             // writing it. Dynamics refuses changes to a completed activity; reopen and write again.
             Err(dataverse::Error::Validation(_)) if !written_before => {
@@ -1016,8 +1126,13 @@ impl Crm for DynamicsCrm {
                 .map_err(crm_error)?;
         }
         if plan.state == CrmActivityState::Completed {
-            client
-                .update(&table, id, &json!({"statecode": 1, "statuscode": 2}))
+            self.writes
+                .upsert(
+                    &client,
+                    &table,
+                    Key::Id(id),
+                    json!({"statecode": 1, "statuscode": 2}),
+                )
                 .await
                 .map_err(crm_error)?;
         }

@@ -186,6 +186,7 @@ both!(
     each_reps_pipeline_is_saved_with_its_reasons_and_follows_the_crm,
     an_expired_delta_token_reads_in_full_without_losing_or_duplicating,
     workspace_people_are_matched_and_reps_corrections_stick,
+    a_sync_of_changes_matches_again_whom_they_concern,
     the_preview_counts_each_stage_choice_and_won_revenue_is_per_seat,
 );
 
@@ -438,6 +439,110 @@ async fn workspace_people_are_matched_and_reps_corrections_stick(db: Db) {
     assert_eq!(known_matches.len(), 1);
     assert_eq!(known_matches[0].crm, pinned);
     assert_eq!(known_matches[0].origin, MatchOrigin::ByRep);
+}
+
+fn person_like(external_id: &str, name: &str, email: Option<&str>) -> NewPerson {
+    NewPerson {
+        external_id: Some(external_id.into()),
+        full_name: name.into(),
+        title: None,
+        company_name: None,
+        company: None,
+        location: None,
+        email: email.map(str::to_owned),
+        phone: None,
+        profile_url: None,
+    }
+}
+
+/// A sync that reads only changes matches again exactly the people they concern: a contact whose
+/// email now names a workspace person matches it, a deleted contact's person loses its match, a
+/// person added to the workspace between syncs is matched, and nobody else's match moves.
+async fn a_sync_of_changes_matches_again_whom_they_concern(db: Db) {
+    let e = Emulator::seeded().await;
+    let seed = generate(SeedSize::Small, 1);
+    let org = connected_org(&db, &e, PipelineStage::NotSure).await;
+    let mut with_email = seed.contacts.iter().filter(|c| c.email.is_some());
+    let (kept, deleted, renamed, later) = (
+        with_email.next().unwrap(),
+        with_email.next().unwrap(),
+        with_email.next().unwrap(),
+        with_email.next().unwrap(),
+    );
+    let name =
+        |c: &dataverse_emulator::seed::SeedContact| format!("{} {}", c.first_name, c.last_name);
+    let mut t = db.store.tenant(org.tenant);
+    let ids = t
+        .upsert_people(&[
+            person_like("kept", &name(kept), kept.email.as_deref()),
+            person_like("deleted", &name(deleted), deleted.email.as_deref()),
+            // Nobody in the CRM has this address yet.
+            person_like(
+                "newcomer",
+                &name(renamed),
+                Some("fresh.address@newcomer.example"),
+            ),
+        ])
+        .await
+        .unwrap();
+    let (kept_id, deleted_id, newcomer_id) = (ids[0], ids[1], ids[2]);
+    sync(&org).await;
+    let crm_of = |matches: Vec<domain::matches::PersonMatch>| -> Vec<CrmPersonRef> {
+        matches.into_iter().map(|m| m.crm).collect()
+    };
+    let contact =
+        |c: &dataverse_emulator::seed::SeedContact| CrmPersonRef::Contact(CrmContactId(c.id));
+    assert_eq!(
+        crm_of(t.person_matches(Some(kept_id)).await.unwrap()),
+        [contact(kept)]
+    );
+    assert_eq!(
+        crm_of(t.person_matches(Some(deleted_id)).await.unwrap()),
+        [contact(deleted)]
+    );
+    assert!(
+        t.person_matches(Some(newcomer_id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let kept_before = t.person_matches(Some(kept_id)).await.unwrap();
+
+    // In the CRM: one contact goes, another takes the newcomer's address.
+    let (status, body) = e
+        .api(Method::DELETE, &format!("contacts({})", deleted.id), None)
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = e
+        .api(
+            Method::PATCH,
+            &format!("contacts({})", renamed.id),
+            Some(json!({"emailaddress1": "fresh.address@newcomer.example"})),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    // In the workspace: a copy of another contact arrives.
+    let later_id = t
+        .upsert_people(&[person_like("later", &name(later), later.email.as_deref())])
+        .await
+        .unwrap()[0];
+
+    let run = sync(&org).await;
+    assert!(
+        run.rows_done < 10,
+        "a sync of changes read {} rows",
+        run.rows_done
+    );
+    assert!(t.person_matches(Some(deleted_id)).await.unwrap().is_empty());
+    assert_eq!(
+        crm_of(t.person_matches(Some(newcomer_id)).await.unwrap()),
+        [contact(renamed)]
+    );
+    assert_eq!(
+        crm_of(t.person_matches(Some(later_id)).await.unwrap()),
+        [contact(later)]
+    );
+    assert_eq!(t.person_matches(Some(kept_id)).await.unwrap(), kept_before);
 }
 
 async fn the_preview_counts_each_stage_choice_and_won_revenue_is_per_seat(db: Db) {

@@ -392,7 +392,11 @@ async fn a_failed_write_is_recorded_and_retried_until_it_lands(db: Db) {
     e.admin(
         Method::PUT,
         "faults",
-        json!([{"path_prefix": "lb_notes", "rate_503": 1.0}]),
+        // Notes are written alone, in UpsertMultiple calls or in `$batch` requests.
+        json!([
+            {"path_prefix": "lb_notes", "rate_503": 1.0},
+            {"path_prefix": "$batch", "rate_503": 1.0},
+        ]),
     )
     .await;
     let workers = Workers::start(&org.engine);
