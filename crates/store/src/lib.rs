@@ -204,6 +204,22 @@ impl Store {
         self.backend
     }
 
+    /// Brings PostgreSQL's statistics of the tables a sync writes up to date. After a sync has
+    /// written hundreds of thousands of rows the planner still believes those tables small, and
+    /// picks plans (a full scan per lookup) that cost seconds a query; autovacuum comes too late
+    /// for the queries that follow at once. SQLite's planner needs no such help.
+    pub async fn refresh_statistics(&self) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query(
+                "ANALYZE crm_users, crm_accounts, crm_contacts, crm_leads, crm_opportunities, \
+                 people, companies, person_matches, company_matches, saved_leads, saved_accounts",
+            )
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

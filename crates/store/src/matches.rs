@@ -523,6 +523,47 @@ impl TenantStore {
         Ok(out)
     }
 
+    /// The matches of the people whose ids lie between `first` and `last` (both included): those
+    /// of a page of people read in id order, in one query whatever the page's size.
+    pub async fn person_matches_between(
+        &mut self,
+        first: PersonId,
+        last: PersonId,
+    ) -> Result<Vec<PersonMatch>> {
+        let tenant = self.tid();
+        let rows = sqlx::query(
+            "SELECT person_id, crm_table, crm_id, confidence, origin, explanation \
+             FROM person_matches WHERE tenant_id = $1 AND person_id >= $2 AND person_id <= $3 \
+             ORDER BY person_id, crm_table, crm_id",
+        )
+        .bind(tenant)
+        .bind(first.to_string())
+        .bind(last.to_string())
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter().map(person_match).collect()
+    }
+
+    /// The matches of the companies whose ids lie between `first` and `last` (both included).
+    pub async fn company_matches_between(
+        &mut self,
+        first: CompanyId,
+        last: CompanyId,
+    ) -> Result<Vec<CompanyMatch>> {
+        let tenant = self.tid();
+        let rows = sqlx::query(
+            "SELECT company_id, account_id, confidence, origin, explanation \
+             FROM company_matches WHERE tenant_id = $1 AND company_id >= $2 AND company_id <= $3 \
+             ORDER BY company_id, account_id",
+        )
+        .bind(tenant)
+        .bind(first.to_string())
+        .bind(last.to_string())
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter().map(company_match).collect()
+    }
+
     /// The matches of the given people (a page of a list), in one query per chunk of ids.
     pub async fn person_matches_of(&mut self, people: &[PersonId]) -> Result<Vec<PersonMatch>> {
         let tenant = self.tid();

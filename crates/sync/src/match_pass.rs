@@ -201,6 +201,7 @@ impl SyncEngine {
     /// company of the workspace.
     async fn match_everything(&self, run: &mut Run) -> Result<MatchState> {
         run.enter_phase(Some("indexing the CRM"));
+        self.store.refresh_statistics().await?;
         let mut store = self.tenant(run.tenant);
         let connection = run.connection;
         let mut state = MatchState::new(connection, Vec::new(), self.store.now());
@@ -262,8 +263,11 @@ impl SyncEngine {
             let mut after = None;
             loop {
                 let page = store.people_page(after, PAGE).await?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.person.id);
+                let (Some(first), Some(last)) = (page.first(), page.last()) else {
+                    break;
+                };
+                let (first, last) = (first.person.id, last.person.id);
+                after = Some(last);
                 let people: Vec<Person> = page
                     .into_iter()
                     .map(|r| r.person)
@@ -272,8 +276,7 @@ impl SyncEngine {
                 for person in &people {
                     state.workspace_people.upsert(&workspace_person(person));
                 }
-                let ids: Vec<PersonId> = people.iter().map(|p| p.id).collect();
-                let current = store.person_matches_of(&ids).await?;
+                let current = store.person_matches_between(first, last).await?;
                 self.write_people_changes(run.tenant, rematch_people(index, &people, &current))
                     .await?;
             }
@@ -283,8 +286,11 @@ impl SyncEngine {
             let mut after = None;
             loop {
                 let page = store.companies_page(after, PAGE).await?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.company.id);
+                let (Some(first), Some(last)) = (page.first(), page.last()) else {
+                    break;
+                };
+                let (first, last) = (first.company.id, last.company.id);
+                after = Some(last);
                 let companies: Vec<Company> = page
                     .into_iter()
                     .map(|r| r.company)
@@ -295,8 +301,7 @@ impl SyncEngine {
                         .workspace_companies
                         .upsert(&workspace_company(company));
                 }
-                let ids: Vec<CompanyId> = companies.iter().map(|c| c.id).collect();
-                let current = store.company_matches_of(&ids).await?;
+                let current = store.company_matches_between(first, last).await?;
                 self.write_company_changes(
                     run.tenant,
                     rematch_companies(index, &companies, &current),
@@ -304,6 +309,8 @@ impl SyncEngine {
                 .await?;
             }
         }
+        // The matches just written are what the auto-save plan reads next.
+        self.store.refresh_statistics().await?;
         Ok(state)
     }
 
