@@ -317,6 +317,10 @@ async fn walk(lang: Lang, accept_language: &str) {
     .await;
     w.shows("badge.in_crm").await;
     w.b.shot("rep-leads").await;
+    w.b.goto(&w.url("/accounts")).await;
+    w.shows("accounts.intro").await;
+    w.b.shot("rep-accounts").await;
+    w.b.goto(&w.url("/leads")).await;
 
     // A note on the matched lead, copied to the CRM as a completed activity on the contact.
     w.b.click(&format!("a[href='/people/{}']", lead.id)).await;
@@ -469,6 +473,11 @@ async fn walk(lang: Lang, accept_language: &str) {
 
     // Disconnect with purge: the receipt, then the imported data is gone.
     w.sign_in(&info.admin, "admin-sign-in-again").await;
+    // The sync dashboard: charts, recent syncs, the queue, and what needs attention.
+    w.b.goto(&w.url("/admin/sync")).await;
+    w.shows("dashboard.intro").await;
+    w.shows("dashboard.runs").await;
+    w.b.shot("sync-dashboard").await;
     w.b.goto(&w.url("/admin/crm")).await;
     w.b.click("#purge").await;
     w.b.shot_at("#purge", "disconnect-with-purge").await;

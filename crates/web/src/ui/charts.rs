@@ -6,6 +6,9 @@
 const WIDTH: u32 = 720;
 const HEIGHT: u32 = 220;
 const LEFT: u32 = 44;
+/// The width of one character of a day label (font size 10), and the space between labels.
+const LABEL_CHAR: u32 = 6;
+const LABEL_GAP: u32 = 8;
 const BOTTOM: u32 = 28;
 const TOP: u32 = 10;
 
@@ -92,11 +95,15 @@ pub fn stacked(
     let span = HEIGHT - TOP - BOTTOM;
     let axis_y = HEIGHT - BOTTOM;
     let slot = (WIDTH - LEFT) / u32::try_from(days.len().max(1)).unwrap_or(1);
-    let label_every = if slot >= 40 {
-        1
-    } else {
-        40_usize.div_ceil(slot.max(1) as usize)
-    };
+    // Day labels are drawn at font size 10 (about 6 units a character) and need a gap between
+    // them: "08/11/2026" needs 68 units, more than a day's slot over 14 days, so only every
+    // other day is labelled then.
+    let widest = days.iter().map(|d| d.chars().count()).max().unwrap_or(0);
+    let needed = u32::try_from(widest)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(LABEL_CHAR)
+        + LABEL_GAP;
+    let label_every = needed.div_ceil(slot.max(1)).max(1) as usize;
     let bars = days
         .iter()
         .enumerate()
@@ -193,6 +200,37 @@ mod tests {
         ];
         for (max, want) in cases {
             assert_eq!(nice_max(max), want, "{max}");
+        }
+    }
+
+    #[test]
+    fn day_labels_never_overlap() {
+        for (days, label) in [
+            (14, "08/11/2026"),
+            (14, "2026-11-08"),
+            (7, "08/11/2026"),
+            (30, "8/11"),
+        ] {
+            let chart = stacked(
+                "c",
+                "t".into(),
+                vec![label.to_owned(); days],
+                vec![("a".into(), vec![1; days])],
+            );
+            let labelled: Vec<u32> = chart
+                .bars
+                .iter()
+                .filter(|b| !b.label.is_empty())
+                .map(|b| b.label_x)
+                .collect();
+            assert!(!labelled.is_empty());
+            let width = u32::try_from(label.len()).unwrap() * LABEL_CHAR;
+            for pair in labelled.windows(2) {
+                assert!(
+                    pair[1] - pair[0] >= width,
+                    "{days} days of {label}: {labelled:?}"
+                );
+            }
         }
     }
 
