@@ -278,6 +278,28 @@ impl Browser {
         }
     }
 
+    /// Resizes the browser window (in headless Chromium the viewport follows it).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("resizing the window");
+    }
+
+    /// How many pixels the page is wider than the window: above 0, a reader has to scroll
+    /// sideways to see all of it.
+    pub async fn horizontal_overflow(&self) -> i64 {
+        self.client
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                Vec::new(),
+            )
+            .await
+            .expect("measuring the page")
+            .as_i64()
+            .unwrap_or(0)
+    }
+
     /// The document's language (`<html lang>`).
     pub async fn lang(&self) -> String {
         self.find("html")

@@ -47,6 +47,21 @@ impl Walk {
         format!("{}{path}", self.demo.info.url)
     }
 
+    /// Each page in a phone-sized window (390 × 844): a screenshot, and no sideways scrolling.
+    async fn on_a_phone(&mut self, paths: &[&str], who: &str) {
+        self.b.resize(390, 844).await;
+        for (n, path) in paths.iter().enumerate() {
+            self.b.goto(&self.url(path)).await;
+            self.b.shot(&format!("phone-{who}-{n}")).await;
+            let overflow = self.b.horizontal_overflow().await;
+            assert!(
+                overflow <= 0,
+                "{path} is {overflow} px wider than a phone's screen"
+            );
+        }
+        self.b.resize(1280, 1000).await;
+    }
+
     async fn body(&self) -> String {
         self.b.page_text().await
     }
@@ -320,6 +335,16 @@ async fn walk(lang: Lang, accept_language: &str) {
     w.b.goto(&w.url("/accounts")).await;
     w.shows("accounts.intro").await;
     w.b.shot("rep-accounts").await;
+    w.on_a_phone(
+        &[
+            "/leads",
+            "/accounts",
+            &format!("/people/{}", lead.id),
+            "/unassigned",
+        ],
+        "rep",
+    )
+    .await;
     w.b.goto(&w.url("/leads")).await;
 
     // A note on the matched lead, copied to the CRM as a completed activity on the contact.
@@ -478,6 +503,16 @@ async fn walk(lang: Lang, accept_language: &str) {
     w.shows("dashboard.intro").await;
     w.shows("dashboard.runs").await;
     w.b.shot("sync-dashboard").await;
+    w.on_a_phone(
+        &[
+            "/admin/crm",
+            "/admin/seats",
+            "/admin/seats/assign",
+            "/admin/sync",
+        ],
+        "admin",
+    )
+    .await;
     w.b.goto(&w.url("/admin/crm")).await;
     w.b.click("#purge").await;
     w.b.shot_at("#purge", "disconnect-with-purge").await;
