@@ -994,29 +994,9 @@ impl TenantStore {
         connection: CrmConnectionId,
         ids: &[Uuid],
     ) -> Result<Vec<R>> {
-        let tenant = self.tid();
-        let mut out = Vec::with_capacity(ids.len());
-        let mut conn = self.conn().await?;
-        for chunk in ids.chunks(chunk_rows(1)) {
-            let sql = format!(
-                "SELECT id, {} FROM {} WHERE tenant_id = $1 AND connection_id = $2 AND id IN ({})",
-                R::COLUMNS.join(", "),
-                R::SQL_TABLE,
-                list_placeholders(3, chunk.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(tenant.clone())
-                .bind(connection.to_string());
-            for id in chunk {
-                query = query.bind(id.to_string());
-            }
-            for row in query.fetch_all(&mut *conn).await? {
-                out.push(R::from_row(&row)?);
-            }
-        }
-        out.sort_by_key(|r| r.id());
-        out.dedup_by_key(|r| r.id());
-        Ok(out)
+        let mut rows: Vec<R> = self.crm_rows_where_in(connection, "id", ids).await?;
+        rows.dedup_by_key(|r| r.id());
+        Ok(rows)
     }
 
     /// The mirrored opportunities owned by one of these CRM users (the only ones that can be in
@@ -1026,57 +1006,51 @@ impl TenantStore {
         connection: CrmConnectionId,
         owners: &[CrmUserId],
     ) -> Result<Vec<CrmOpportunity>> {
-        let tenant = self.tid();
-        let mut out = Vec::new();
-        let mut conn = self.conn().await?;
-        for chunk in owners.chunks(chunk_rows(1)) {
-            let sql = format!(
-                "SELECT id, {} FROM crm_opportunities WHERE tenant_id = $1 AND connection_id = $2 \
-                 AND owner_id IN ({})",
-                CrmOpportunity::COLUMNS.join(", "),
-                list_placeholders(3, chunk.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(tenant.clone())
-                .bind(connection.to_string());
-            for id in chunk {
-                query = query.bind(id.to_string());
-            }
-            for row in query.fetch_all(&mut *conn).await? {
-                out.push(CrmOpportunity::from_row(&row)?);
-            }
-        }
-        out.sort_by_key(|o| o.id);
-        Ok(out)
+        let owners: Vec<Uuid> = owners.iter().map(|o| o.0).collect();
+        self.crm_rows_where_in(connection, "owner_id", &owners)
+            .await
     }
 
-    /// The mirrored contacts whose parent account is one of these.
+    /// The mirrored contacts whose parent account is one of these, in id order.
     pub async fn crm_contacts_of_accounts(
         &mut self,
         connection: CrmConnectionId,
         accounts: &[CrmAccountId],
     ) -> Result<Vec<CrmContact>> {
+        let accounts: Vec<Uuid> = accounts.iter().map(|a| a.0).collect();
+        self.crm_rows_where_in(connection, "account_id", &accounts)
+            .await
+    }
+
+    /// The mirrored rows of a table whose `column` holds one of `values`, in id order: one query
+    /// per chunk of values.
+    async fn crm_rows_where_in<R: MirrorRow>(
+        &mut self,
+        connection: CrmConnectionId,
+        column: &'static str,
+        values: &[Uuid],
+    ) -> Result<Vec<R>> {
         let tenant = self.tid();
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(values.len());
         let mut conn = self.conn().await?;
-        for chunk in accounts.chunks(chunk_rows(1)) {
+        for chunk in values.chunks(chunk_rows(1)) {
             let sql = format!(
-                "SELECT id, {} FROM crm_contacts WHERE tenant_id = $1 AND connection_id = $2 \
-                 AND account_id IN ({})",
-                CrmContact::COLUMNS.join(", "),
+                "SELECT id, {} FROM {} WHERE tenant_id = $1 AND connection_id = $2 AND {column} IN ({})",
+                R::COLUMNS.join(", "),
+                R::SQL_TABLE,
                 list_placeholders(3, chunk.len())
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(tenant.clone())
                 .bind(connection.to_string());
-            for id in chunk {
-                query = query.bind(id.to_string());
+            for value in chunk {
+                query = query.bind(value.to_string());
             }
             for row in query.fetch_all(&mut *conn).await? {
-                out.push(CrmContact::from_row(&row)?);
+                out.push(R::from_row(&row)?);
             }
         }
-        out.sort_by_key(|c| c.id);
+        out.sort_by_key(|r| r.id());
         Ok(out)
     }
 
