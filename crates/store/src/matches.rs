@@ -503,24 +503,8 @@ impl TenantStore {
         &mut self,
         accounts: &[CrmAccountId],
     ) -> Result<Vec<CompanyMatch>> {
-        let tenant = self.tid();
-        let mut conn = self.conn().await?;
-        let mut out = Vec::new();
-        for chunk in accounts.chunks(chunk_rows(1)) {
-            let sql = format!(
-                "SELECT company_id, account_id, confidence, origin, explanation \
-                 FROM company_matches WHERE tenant_id = $1 AND account_id IN ({})",
-                crate::db::list_placeholders(2, chunk.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.clone());
-            for id in chunk {
-                query = query.bind(id.to_string());
-            }
-            for row in query.fetch_all(&mut *conn).await? {
-                out.push(company_match(&row)?);
-            }
-        }
-        Ok(out)
+        let accounts: Vec<String> = accounts.iter().map(ToString::to_string).collect();
+        self.company_matches_where_in("account_id", &accounts).await
     }
 
     /// The matches of the people whose ids lie between `first` and `last` (both included): those
@@ -592,19 +576,31 @@ impl TenantStore {
         &mut self,
         companies: &[CompanyId],
     ) -> Result<Vec<CompanyMatch>> {
+        let companies: Vec<String> = companies.iter().map(ToString::to_string).collect();
+        self.company_matches_where_in("company_id", &companies)
+            .await
+    }
+
+    /// The company matches whose `column` holds one of `values`, one query per chunk of values,
+    /// in company and account order.
+    async fn company_matches_where_in(
+        &mut self,
+        column: &'static str,
+        values: &[String],
+    ) -> Result<Vec<CompanyMatch>> {
         let tenant = self.tid();
         let mut conn = self.conn().await?;
         let mut out = Vec::new();
-        for chunk in companies.chunks(chunk_rows(1)) {
+        for chunk in values.chunks(chunk_rows(1)) {
             let sql = format!(
                 "SELECT company_id, account_id, confidence, origin, explanation \
-                 FROM company_matches WHERE tenant_id = $1 AND company_id IN ({}) \
+                 FROM company_matches WHERE tenant_id = $1 AND {column} IN ({}) \
                  ORDER BY company_id, account_id",
                 crate::db::list_placeholders(2, chunk.len())
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.clone());
-            for id in chunk {
-                query = query.bind(id.to_string());
+            for value in chunk {
+                query = query.bind(value.clone());
             }
             for row in query.fetch_all(&mut *conn).await? {
                 out.push(company_match(&row)?);
