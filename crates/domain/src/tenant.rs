@@ -37,6 +37,9 @@ pub struct User {
     pub admin: bool,
     /// The seat this user holds, if any; holding one is what makes a user a seat holder.
     pub seat: Option<SeatId>,
+    /// The UI language the user chose (a BCP 47 primary tag such as `fr`), which follows them to
+    /// every browser; `None` lets each browser's own language decide.
+    pub language: Option<String>,
 }
 
 /// The roles a user has. Both may be true at once.
@@ -149,6 +152,7 @@ mod tests {
             email: None,
             admin: true,
             seat: Some(SeatId::new_random()),
+            language: None,
         };
         assert_eq!(
             user.roles(),

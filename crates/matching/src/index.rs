@@ -9,6 +9,7 @@ use crate::explain::{
     Agreement, Candidate, Explanation, Field, FieldEvidence, MatchOutcome, Method,
 };
 use crate::keys::{KeyMap, key};
+use crate::postings::Postings;
 
 /// What the index needs from a kind of record (people, companies).
 pub trait Entity {
@@ -134,8 +135,8 @@ pub struct MatchIndex<E: Entity> {
     config: MatchConfig,
     slots: Vec<Option<Slot<E::Prepared>>>,
     free: Vec<u32>,
-    by_id: KeyMap<SmallVec<[u32; 1]>>,
-    blocks: KeyMap<SmallVec<[u32; 2]>>,
+    by_id: Postings,
+    blocks: Postings,
     frequencies: KeyMap<u32>,
     live: u32,
     pins: HashMap<Box<str>, Box<str>>,
@@ -154,8 +155,8 @@ impl<E: Entity> MatchIndex<E> {
             config,
             slots: Vec::new(),
             free: Vec::new(),
-            by_id: KeyMap::default(),
-            blocks: KeyMap::default(),
+            by_id: Postings::default(),
+            blocks: Postings::default(),
             frequencies: KeyMap::default(),
             live: 0,
             pins: HashMap::new(),
@@ -192,14 +193,14 @@ impl<E: Entity> MatchIndex<E> {
             }
         };
         for k in block_keys::<E>(&prepared) {
-            self.blocks.entry(k.key).or_default().push(slot);
+            self.blocks.push(k.key, slot);
         }
         let mut keys = Vec::new();
         E::frequency_keys(&prepared, &mut keys);
         for k in keys {
             *self.frequencies.entry(k).or_default() += 1;
         }
-        self.by_id.entry(id_key(id)).or_default().push(slot);
+        self.by_id.push(id_key(id), slot);
         self.slots[slot as usize] = Some(Slot {
             id: id.into(),
             prepared,
@@ -216,12 +217,7 @@ impl<E: Entity> MatchIndex<E> {
             return false;
         };
         for k in block_keys::<E>(&prepared) {
-            if let Some(posting) = self.blocks.get_mut(&k.key) {
-                posting.retain(|s| *s != slot);
-                if posting.is_empty() {
-                    self.blocks.remove(&k.key);
-                }
-            }
+            self.blocks.remove(k.key, slot);
         }
         let mut keys = Vec::new();
         E::frequency_keys(&prepared, &mut keys);
@@ -233,13 +229,7 @@ impl<E: Entity> MatchIndex<E> {
                 }
             }
         }
-        let ik = id_key(id);
-        if let Some(list) = self.by_id.get_mut(&ik) {
-            list.retain(|s| *s != slot);
-            if list.is_empty() {
-                self.by_id.remove(&ik);
-            }
-        }
+        self.by_id.remove(id_key(id), slot);
         self.free.push(slot);
         self.live -= 1;
         true
@@ -282,7 +272,7 @@ impl<E: Entity> MatchIndex<E> {
     }
 
     fn slot_of(&self, id: &str) -> Option<u32> {
-        self.by_id.get(&id_key(id))?.iter().copied().find(|s| {
+        self.by_id.get(id_key(id)).iter().copied().find(|s| {
             self.slots[*s as usize]
                 .as_ref()
                 .is_some_and(|slot| &*slot.id == id)
@@ -378,9 +368,8 @@ impl<E: Entity> MatchIndex<E> {
             } else {
                 self.config.max_block
             };
-            if let Some(posting) = self.blocks.get(&k.key)
-                && posting.len() <= limit
-            {
+            let posting = self.blocks.get(k.key);
+            if posting.len() <= limit {
                 candidates.extend_from_slice(posting);
             }
         }
@@ -423,11 +412,8 @@ impl<E: Entity> MatchIndex<E> {
             } else {
                 other.config.max_block
             };
-            let size = other.blocks.get(&k.key).map_or(0, |p| p.len());
-            if size <= limit + 1
-                && let Some(posting) = self.blocks.get(&k.key)
-            {
-                slots.extend_from_slice(posting);
+            if other.blocks.len(k.key) <= limit + 1 {
+                slots.extend_from_slice(self.blocks.get(k.key));
             }
         }
         slots.sort_unstable();

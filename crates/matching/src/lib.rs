@@ -22,6 +22,7 @@ mod keys;
 pub mod people;
 pub mod person_name;
 pub mod phone;
+mod postings;
 pub mod profile_url;
 pub mod record;
 pub mod text;

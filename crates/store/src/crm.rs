@@ -907,7 +907,7 @@ impl TenantStore {
                 values_placeholders(backend, chunk.len(), columns),
                 updates.join(", ")
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(columns));
             for mirrored in chunk {
                 query = query
                     .bind(tenant.clone())
@@ -940,7 +940,7 @@ impl TenantStore {
                 R::SQL_TABLE,
                 list_placeholders(3, chunk.len())
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(1))
                 .bind(tenant.clone())
                 .bind(connection.to_string());
             for id in chunk {
@@ -1040,7 +1040,7 @@ impl TenantStore {
                 R::SQL_TABLE,
                 list_placeholders(3, chunk.len())
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(1))
                 .bind(tenant.clone())
                 .bind(connection.to_string());
             for value in chunk {

@@ -166,6 +166,19 @@ pub(crate) fn list_placeholders(start: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// A statement for one chunk of a batch (its placeholders depend on the chunk's size). A chunk of
+/// the full size (`chunk == full`) stays prepared on its connection, since every large batch
+/// reuses it; any other size runs once and is discarded. Kept, every size a pooled connection
+/// ever saw would stay prepared on it: a large import's statements have thousands of
+/// placeholders each, and they came to hundreds of MiB.
+pub(crate) fn chunk_query<'q>(
+    sql: String,
+    chunk: usize,
+    full: usize,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(chunk == full)
+}
+
 /// The items to write, with only the last one for each key: within one batch the last entry wins,
 /// as if they had been sent one by one (and one statement cannot upsert a row twice on
 /// PostgreSQL). Items without a key are all kept. Input order is kept.

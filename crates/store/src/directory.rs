@@ -184,7 +184,7 @@ impl TenantStore {
                  RETURNING id, external_id",
                 values_placeholders(backend, chunk.len(), COLUMNS)
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(COLUMNS));
             for (i, p, name, external_id) in chunk.iter().copied() {
                 let id = PersonId::new_random();
                 if external_id.is_none() {
@@ -260,7 +260,7 @@ impl TenantStore {
                  RETURNING id, external_id",
                 values_placeholders(backend, chunk.len(), COLUMNS)
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(COLUMNS));
             for (i, c, name, external_id) in chunk.iter().copied() {
                 let id = CompanyId::new_random();
                 if external_id.is_none() {
@@ -320,7 +320,7 @@ impl TenantStore {
                  ON CONFLICT (tenant_id, id) DO NOTHING",
                 values_placeholders(backend, chunk.len(), COLUMNS)
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(COLUMNS));
             for p in chunk {
                 let (connection, contact) = match p.origin {
                     PersonOrigin::CreatedFromCrm {
@@ -375,7 +375,7 @@ impl TenantStore {
                  VALUES {} ON CONFLICT (tenant_id, id) DO NOTHING",
                 values_placeholders(backend, chunk.len(), COLUMNS)
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(COLUMNS));
             for c in chunk {
                 let (connection, account) = match c.origin {
                     CompanyOrigin::CreatedFromCrm {
@@ -442,7 +442,7 @@ impl TenantStore {
                 "SELECT {PERSON_COLUMNS} FROM people WHERE tenant_id = $1 AND id IN ({}) ORDER BY id",
                 list_placeholders(2, chunk.len())
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t.clone());
+            let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(1)).bind(t.clone());
             for id in chunk {
                 query = query.bind(id.to_string());
             }
@@ -496,7 +496,7 @@ impl TenantStore {
                 "SELECT {COMPANY_COLUMNS} FROM companies WHERE tenant_id = $1 AND id IN ({}) ORDER BY id",
                 list_placeholders(2, chunk.len())
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t.clone());
+            let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(1)).bind(t.clone());
             for id in chunk {
                 query = query.bind(id.to_string());
             }
@@ -619,7 +619,7 @@ impl TenantStore {
                 "SELECT id, external_id FROM companies WHERE tenant_id = $1 AND external_id IN ({})",
                 list_placeholders(2, chunk.len())
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t.clone());
+            let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(1)).bind(t.clone());
             for external_id in chunk {
                 query = query.bind(external_id.trim().to_owned());
             }

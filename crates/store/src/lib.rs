@@ -70,6 +70,9 @@ pub fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join(SQLITE_FILE_NAME).display())
 }
 
+/// Each SQLite connection's page cache, in KiB.
+const SQLITE_CACHE_KIB: u32 = 16 * 1024;
+
 /// How to open a [`Store`].
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
@@ -134,17 +137,19 @@ impl Store {
             pool_options = pool_options.after_connect(move |conn, _| {
                 Box::pin(async move {
                     // WAL lets readers work while one writer writes; NORMAL sync is durable across
-                    // a process crash in WAL mode (a power cut may lose the last commits). The
-                    // page cache (64 MiB, default 2 MiB) holds the indexes a large import updates
-                    // at random places (ids are random); temporary b-trees stay in memory; reads
-                    // of the database file go through a shared memory map instead of copies; the
-                    // log is copied back into the database every 64 MiB rather than every 4 MiB,
-                    // so a large import rewrites each index page fewer times (and syncs less).
+                    // a process crash in WAL mode (a power cut may lose the last commits). Each
+                    // connection's page cache is 16 MiB (default 2 MiB): enough for the upper
+                    // levels of the indexes a large import updates at random places (ids are
+                    // random), while the pool's connections together stay far under the process's
+                    // memory budget (the operating system caches the file anyway). No memory
+                    // map: its pages would count as the process's memory. Temporary b-trees stay
+                    // in memory; the log is copied back into the database every 64 MiB rather
+                    // than every 4 MiB, so a large import rewrites each index page fewer times.
                     conn.execute(sqlx::AssertSqlSafe(format!(
                         "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
                          PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {busy_ms}; \
-                         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
-                         PRAGMA mmap_size = 1073741824; PRAGMA wal_autocheckpoint = 16384;"
+                         PRAGMA cache_size = -{SQLITE_CACHE_KIB}; PRAGMA temp_store = MEMORY; \
+                         PRAGMA wal_autocheckpoint = 16384;"
                     )))
                     .await?;
                     Ok(())

@@ -79,7 +79,7 @@ impl TenantStore {
                 values_placeholders(backend, chunk.len(), COLUMNS),
                 KEEP_REPS.replace("{t}", "person_matches")
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(COLUMNS));
             for m in chunk {
                 let (table, crm_id) = crm_ref_parts(m.crm);
                 query = query
@@ -128,7 +128,7 @@ impl TenantStore {
                 values_placeholders(backend, chunk.len(), COLUMNS),
                 KEEP_REPS.replace("{t}", "company_matches")
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(COLUMNS));
             for m in chunk {
                 query = query
                     .bind(tenant.clone())
@@ -484,7 +484,7 @@ impl TenantStore {
                      FROM person_matches WHERE tenant_id = $1 AND crm_table = $2 AND crm_id IN ({})",
                     crate::db::list_placeholders(3, chunk.len())
                 );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(1))
                     .bind(tenant.clone())
                     .bind(table);
                 for id in chunk {
@@ -560,7 +560,8 @@ impl TenantStore {
                  ORDER BY person_id, crm_table, crm_id",
                 crate::db::list_placeholders(2, chunk.len())
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.clone());
+            let mut query =
+                crate::db::chunk_query(sql, chunk.len(), chunk_rows(1)).bind(tenant.clone());
             for id in chunk {
                 query = query.bind(id.to_string());
             }
@@ -598,7 +599,8 @@ impl TenantStore {
                  ORDER BY company_id, account_id",
                 crate::db::list_placeholders(2, chunk.len())
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.clone());
+            let mut query =
+                crate::db::chunk_query(sql, chunk.len(), chunk_rows(1)).bind(tenant.clone());
             for value in chunk {
                 query = query.bind(value.clone());
             }

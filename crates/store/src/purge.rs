@@ -339,10 +339,14 @@ async fn delete_ids(
     ids: &[String],
 ) -> Result<()> {
     for chunk in ids.chunks(chunk_rows(1)) {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE tenant_id = $1 AND id IN ({})",
-            list_placeholders(2, chunk.len())
-        )))
+        let mut query = crate::db::chunk_query(
+            format!(
+                "DELETE FROM {table} WHERE tenant_id = $1 AND id IN ({})",
+                list_placeholders(2, chunk.len())
+            ),
+            chunk.len(),
+            chunk_rows(1),
+        )
         .bind(tenant);
         for id in chunk {
             query = query.bind(id);
@@ -361,11 +365,15 @@ async fn unlink(
     ids: &[String],
 ) -> Result<()> {
     for chunk in ids.chunks(chunk_rows(1)) {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} SET crm_connection_id = NULL, {crm_column} = NULL \
+        let mut query = crate::db::chunk_query(
+            format!(
+                "UPDATE {table} SET crm_connection_id = NULL, {crm_column} = NULL \
              WHERE tenant_id = $1 AND id IN ({})",
-            list_placeholders(2, chunk.len())
-        )))
+                list_placeholders(2, chunk.len())
+            ),
+            chunk.len(),
+            chunk_rows(1),
+        )
         .bind(tenant);
         for id in chunk {
             query = query.bind(id);

@@ -319,7 +319,7 @@ async fn insert_reasons(
                 t.target,
                 values_placeholders(backend, chunk.len(), 5)
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(5));
             for (seat, target, reason) in chunk {
                 query = query
                     .bind(tenant.to_owned())
@@ -499,7 +499,7 @@ impl TenantStore {
                     t.target,
                     values_placeholders(backend, chunk.len(), 3)
                 );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(3));
                 for (seat, target, ()) in chunk {
                     query = query.bind(&tenant).bind(seat).bind(target);
                 }
@@ -543,7 +543,7 @@ impl TenantStore {
                     t.target,
                     values_placeholders(backend, chunk.len(), 5)
                 );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(5));
                 for (seat, target, _) in chunk {
                     query = query
                         .bind(&tenant)

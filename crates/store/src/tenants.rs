@@ -58,7 +58,7 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
 }
 
 pub(crate) const USER_SELECT: &str =
-    "u.tenant_id, u.id, u.email, u.display_name, u.is_admin, s.id AS seat_id";
+    "u.tenant_id, u.id, u.email, u.display_name, u.is_admin, u.language, s.id AS seat_id";
 pub(crate) const USER_FROM: &str =
     "users u LEFT JOIN seats s ON s.tenant_id = u.tenant_id AND s.holder_id = u.id";
 
@@ -70,6 +70,7 @@ pub(crate) fn user_from_row(row: &AnyRow) -> Result<User> {
         email: Some(row.text("email")?),
         admin: row.flag("is_admin")?,
         seat: row.opt_id("seat_id")?,
+        language: row.opt_text("language")?,
     })
 }
 
@@ -165,6 +166,7 @@ impl TenantStore {
             email: Some(email.clone()),
             admin: new.admin,
             seat: None,
+            language: None,
         };
         let (t, now) = (self.tid(), millis(self.now()));
         sqlx::query(
@@ -238,6 +240,24 @@ impl TenantStore {
             .bind(t)
             .bind(user.to_string())
             .bind(admin)
+            .execute(&mut *self.conn().await?)
+            .await?;
+        found(done.rows_affected(), "user")
+    }
+
+    /// Remembers the user's UI language (`None`: the browser's own). The caller checks the code
+    /// is one the UI has; the column takes at most 16 characters.
+    pub async fn set_language(&mut self, user: UserId, language: Option<&str>) -> Result<()> {
+        if language.is_some_and(|l| l.is_empty() || l.len() > 16) {
+            return Err(StoreError::Invalid(
+                "a language code is 1 to 16 characters".to_owned(),
+            ));
+        }
+        let t = self.tid();
+        let done = sqlx::query("UPDATE users SET language = $3 WHERE tenant_id = $1 AND id = $2")
+            .bind(t)
+            .bind(user.to_string())
+            .bind(language)
             .execute(&mut *self.conn().await?)
             .await?;
         found(done.rows_affected(), "user")

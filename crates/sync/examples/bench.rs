@@ -124,6 +124,16 @@ async fn main() {
             .with_writer(std::io::stderr)
             .init();
     }
+    // BENCH_RSS_TRACE=1 logs resident memory every second (with RUST_LOG=bench=info), to line
+    // it up with the phases' log lines.
+    if std::env::var_os("BENCH_RSS_TRACE").is_some() {
+        std::thread::spawn(|| {
+            loop {
+                tracing::info!("rss {}", rss_now_mib());
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+    }
     let mut args = std::env::args().skip(1);
     let state_dir = PathBuf::from(args.next().expect("the emulator's state directory"));
     let database_url = args.next().expect("a database URL");

@@ -300,6 +300,72 @@ impl Browser {
             .unwrap_or(0)
     }
 
+    /// Presses and releases `key` (a character or a [`fantoccini::key::Key`]) on the keyboard, as
+    /// a user would: it goes to whatever has the focus.
+    pub async fn press(&self, key: impl Into<char>) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let key = key.into();
+        self.client
+            .perform_actions(
+                KeyActions::new("keyboard".into())
+                    .then(KeyAction::Down { value: key })
+                    .then(KeyAction::Up { value: key }),
+            )
+            .await
+            .expect("the key is pressed");
+    }
+
+    /// Types `text` into whatever has the focus, key by key.
+    pub async fn type_text(&self, text: &str) {
+        for c in text.chars() {
+            self.press(c).await;
+        }
+    }
+
+    /// Whether the element with the focus matches `css`.
+    pub async fn focused(&self, css: &str) -> bool {
+        self.client
+            .execute(
+                "const a = document.activeElement; return !!a && a.matches(arguments[0]);",
+                vec![json!(css)],
+            )
+            .await
+            .expect("the focus is looked up")
+            .as_bool()
+            .unwrap_or(false)
+    }
+
+    /// Presses Tab until `css` has the focus, as a keyboard user reaches a control; fails after
+    /// `limit` presses. Checks that each control reached shows where the focus is (an outline or
+    /// a shadow), since a keyboard user cannot see it otherwise. Returns the presses it took.
+    pub async fn tab_to(&self, css: &str, limit: usize) -> usize {
+        for presses in 0..=limit {
+            if self.focused(css).await {
+                let ring = self
+                    .client
+                    .execute(
+                        "const s = getComputedStyle(document.activeElement); \
+                         return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) \
+                             || s.boxShadow !== 'none';",
+                        Vec::new(),
+                    )
+                    .await
+                    .expect("the focus ring is looked up");
+                assert_eq!(
+                    ring,
+                    json!(true),
+                    "{css} has the focus but does not show it"
+                );
+                return presses;
+            }
+            self.press(fantoccini::key::Key::Tab).await;
+        }
+        panic!(
+            "{css} not reached with {limit} presses of Tab on {}",
+            self.url().await
+        );
+    }
+
     /// The document's language (`<html lang>`).
     pub async fn lang(&self) -> String {
         self.find("html")

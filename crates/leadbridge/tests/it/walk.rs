@@ -96,6 +96,19 @@ impl Walk {
         self.b.find("form.signout").await;
     }
 
+    /// Signs in with the keyboard alone: Tab to each field, type, Enter.
+    async fn sign_in_by_keyboard(&mut self, who: &Login, step: &str) {
+        self.b.goto(&self.url("/signin")).await;
+        assert_eq!(self.b.lang().await, self.lang.code());
+        self.b.tab_to("#email", 10).await;
+        self.b.type_text(&who.email).await;
+        self.b.tab_to("#password", 3).await;
+        self.b.type_text(&who.password).await;
+        self.b.shot(step).await;
+        self.b.press(fantoccini::key::Key::Enter).await;
+        self.b.find("form.signout").await;
+    }
+
     async fn sign_out(&self) {
         self.b.click("form.signout button[type=submit]").await;
         self.b.find("#email").await;
@@ -111,14 +124,23 @@ impl Walk {
             .await;
     }
 
-    /// The table row that mentions `text`.
+    /// The table row that mentions `text`, waiting for it while a page (a search's results)
+    /// replaces the one shown.
     async fn row_with(&self, text: &str) -> Element {
-        for row in self.b.find_all("tbody tr").await {
-            if row.text().await.unwrap_or_default().contains(text) {
-                return row;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            for row in self.b.find_all("tbody tr").await {
+                if row.text().await.unwrap_or_default().contains(text) {
+                    return row;
+                }
             }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no row shows {text}:\n{}",
+                self.body().await
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
-        panic!("no row shows {text}:\n{}", self.body().await);
     }
 }
 
@@ -273,6 +295,15 @@ async fn walk(lang: Lang, accept_language: &str) {
     w.b.goto(&w.url("/admin/seats/assign")).await;
     w.b.fill("#crm-search", &colleague.last_name).await;
     w.b.click("form[role=search] button[type=submit]").await;
+    // The results page (its address carries the search), not the list it replaces.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !w.b.url().await.contains("q=") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the search never ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let checkbox = w
         .row_with(&colleague.email)
         .await
@@ -291,7 +322,8 @@ async fn walk(lang: Lang, accept_language: &str) {
     w.sign_out().await;
 
     // The rep's leads, imported from the CRM with their In CRM badges.
-    w.sign_in(&info.rep, "rep-sign-in").await;
+    // The rep works by keyboard alone where it matters most: signing in and writing a note.
+    w.sign_in_by_keyboard(&info.rep, "rep-sign-in").await;
     let seat = {
         let mut tenant = w.demo.store.tenant(info.tenant);
         let user = tenant
@@ -370,13 +402,18 @@ async fn walk(lang: Lang, accept_language: &str) {
         "Walk {}: call back about the renewal next week.",
         lang.code()
     );
-    w.b.fill("#note-text", &note).await;
+    // By keyboard: Tab to the note, type it, tick Copy to CRM with Space, Enter on Save.
+    w.b.tab_to("#note-text", 80).await;
+    w.b.type_text(&note).await;
+    w.b.tab_to("#note-copy", 5).await;
     if !w.b.find("#note-copy").await.is_selected().await.unwrap() {
-        w.b.click("#note-copy").await;
+        w.b.press(fantoccini::key::Key::Space).await;
     }
-    w.b.shot_at("#note-text", "note-written").await;
-    w.b.click("form[action$='/notes'] button[type=submit]")
+    assert!(w.b.find("#note-copy").await.is_selected().await.unwrap());
+    w.b.tab_to("form[action$='/notes'] button[type=submit]", 5)
         .await;
+    w.b.shot_at("#note-text", "note-written").await;
+    w.b.press(fantoccini::key::Key::Enter).await;
     w.shows("notice.note_saved").await;
     let person_url = w.b.url().await;
     let person_path = format!(

@@ -282,6 +282,7 @@ async fn another_tenant_can_neither_see_nor_change_a_tenants_rows(h: Harness) {
 
     // Writes aimed at Acme's rows are refused or find nothing.
     refused("set_admin", b.set_admin(a.user, true).await);
+    refused("set_language", b.set_language(a.user, Some("fr")).await);
     refused("assign_seat", b.assign_seat(a.user).await);
     refused(
         "seat sync",

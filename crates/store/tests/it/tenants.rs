@@ -95,6 +95,20 @@ async fn users_have_unique_emails_across_tenants(h: Harness) {
     );
     t.set_admin(ana.id, true).await.unwrap();
     assert!(t.user(ana.id).await.unwrap().unwrap().admin);
+    // The chosen UI language is the user's, and can be cleared again.
+    assert_eq!(ana.language, None);
+    t.set_language(ana.id, Some("fr")).await.unwrap();
+    assert_eq!(
+        t.user(ana.id).await.unwrap().unwrap().language.as_deref(),
+        Some("fr")
+    );
+    let too_long = t.set_language(ana.id, Some(&"x".repeat(17))).await;
+    assert!(
+        matches!(too_long, Err(StoreError::Invalid(_))),
+        "{too_long:?}"
+    );
+    t.set_language(ana.id, None).await.unwrap();
+    assert_eq!(t.user(ana.id).await.unwrap().unwrap().language, None);
     let unknown_tenant = h
         .store
         .tenant(domain::ids::TenantId::new_random())

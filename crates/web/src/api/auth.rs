@@ -47,6 +47,8 @@ pub struct Me {
     pub admin: bool,
     /// The seat the user holds; a user with a seat is a rep.
     pub seat_id: Option<Uuid>,
+    /// The UI language the user chose (en, it, nl, pt, es, fr); `null`: each browser's own.
+    pub language: Option<String>,
     /// With a browser session: the token to send in `X-CSRF-Token` on every write.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csrf_token: Option<String>,
@@ -237,12 +239,49 @@ async fn me(caller: Caller) -> Json<Me> {
         display_name: caller.user.display_name,
         admin: caller.user.admin,
         seat_id: caller.user.seat.map(|s| s.as_uuid()),
+        language: caller.user.language,
         csrf_token: match caller.credential {
             Credential::Session { csrf_token } => Some(csrf_token),
             Credential::ApiToken => None,
         },
         expires_at: caller.expires_at,
     })
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeUpdate {
+    /// The UI language to use in every browser: en, it, nl, pt, es or fr; `null` (or left out)
+    /// lets each browser's own language decide again.
+    pub language: Option<String>,
+}
+
+/// Changes the caller's own settings (their UI language).
+#[utoipa::path(patch, path = "/api/v1/me", tag = "auth",
+    request_body = MeUpdate,
+    responses((status = 200, description = "The signed-in user, changed", body = Me)))]
+async fn update_me(
+    State(state): State<AppState>,
+    mut caller: Caller,
+    StrictJson(body): StrictJson<MeUpdate>,
+) -> Result<Json<Me>, Problem> {
+    let language = match body.language.as_deref() {
+        None => None,
+        Some(code) => Some(
+            crate::ui::i18n::Lang::from_code(code)
+                .ok_or_else(|| {
+                    Problem::new(ProblemCode::ValidationFailed)
+                        .field("language", "must be one of en, it, nl, pt, es, fr")
+                })?
+                .code(),
+        ),
+    };
+    caller
+        .tenant(&state)
+        .set_language(caller.user.id, language)
+        .await?;
+    caller.user.language = language.map(str::to_owned);
+    Ok(me(caller).await)
 }
 
 /// The caller's API tokens, newest first (never the tokens themselves).
@@ -295,7 +334,7 @@ pub(super) fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(create_token))
         .routes(routes!(create_session, end_session))
-        .routes(routes!(me))
+        .routes(routes!(me, update_me))
         .routes(routes!(my_tokens))
         .routes(routes!(revoke_token))
 }

@@ -23,7 +23,8 @@ pub const FORM_TOKEN_COOKIE: &str = "lb_form";
 /// The form field every form posts its token in.
 pub const FORM_TOKEN_FIELD: &str = "csrf";
 
-/// The language of a request, whoever makes it.
+/// The language of a request, whoever makes it (a signed-in user's own choice is applied by
+/// [`Viewer`]).
 pub fn tr_of(headers: &HeaderMap) -> Tr {
     Tr::new(Lang::negotiate(
         cookie::find(headers, LANG_COOKIE).as_deref(),
@@ -102,6 +103,13 @@ impl FromRequestParts<AppState> for Viewer {
             return Err(sign_in());
         };
         let csrf = csrf::token_for(&token);
+        // The user's own choice follows them to every browser; without one, this browser's.
+        let t = found
+            .user
+            .language
+            .as_deref()
+            .and_then(Lang::from_code)
+            .map_or(t, Tr::new);
         let viewer = Viewer {
             caller: Caller {
                 user: found.user,

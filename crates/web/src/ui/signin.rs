@@ -172,7 +172,15 @@ pub(crate) async fn submit(
     )
     .ok_or_else(|| UiError::message(t, StatusCode::INTERNAL_SERVER_ERROR, "error.internal"))?;
     let to = next.unwrap_or_else(|| home_of(&user).to_owned());
-    Ok(([(header::SET_COOKIE, set_cookie)], Redirect::to(&to)).into_response())
+    let mut response = ([(header::SET_COOKIE, set_cookie)], Redirect::to(&to)).into_response();
+    // The user's own language becomes this browser's too, so that the pages seen signed out
+    // (the sign-in page after signing out) keep speaking it.
+    if let Some(lang) = user.language.as_deref().and_then(Lang::from_code)
+        && let Some(value) = long_cookie(LANG_COOKIE, lang.code(), secure)
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
 }
 
 pub async fn sign_out(
@@ -196,7 +204,8 @@ pub async fn sign_out(
         .into_response())
 }
 
-/// The language switcher: remembers the choice in a cookie and goes back to the page.
+/// The language switcher: remembers the choice in a cookie and, for a signed-in user, as their
+/// own setting (which then follows them to other browsers), and goes back to the page.
 pub async fn language(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -209,6 +218,22 @@ pub async fn language(
             "error.bad_request",
         ));
     };
+    if let Some(token) = cookie::find(&headers, SESSION_COOKIE) {
+        let t = Tr::new(lang);
+        let signed_in = state
+            .store
+            .session_user(&SecretString::from(token))
+            .await
+            .or_page(t)?;
+        if let Some(found) = signed_in {
+            state
+                .store
+                .tenant(found.user.tenant)
+                .set_language(found.user.id, Some(lang.code()))
+                .await
+                .or_page(t)?;
+        }
+    }
     let secure = cookie::secure(state.config.cookies, &headers);
     let to = safe_next(form.get("next")).unwrap_or_else(|| "/".to_owned());
     let mut response = Redirect::to(&to).into_response();

@@ -1,7 +1,7 @@
 //! Signing in and out in the browser: cookie and form token, wrong passwords kept readable,
 //! throttling, the language chosen from the browser or the switcher.
 
-use crate::harness::{PASSWORD, TestApp, both};
+use crate::harness::{PASSWORD, TestApp, both, problem};
 use crate::ui::Browser;
 
 both!(sign_in_and_out_with_cookie_and_form_token);
@@ -191,6 +191,69 @@ async fn the_language_comes_from_the_switcher_then_the_browser_then_english() {
     let forged = browser.post_raw("/language", &[("lang", "it")]).await;
     assert_eq!(forged.status, 403);
     assert_eq!(browser.cookies["lb_lang"], "nl");
+}
+
+both!(a_signed_in_users_language_follows_them_to_another_browser);
+
+async fn a_signed_in_users_language_follows_them_to_another_browser(app: TestApp) {
+    let tenant = app.tenant("Contoso", 3).await;
+    let ada = app.admin(tenant, "ada@contoso.example").await;
+    let mut laptop = Browser::new(&app);
+    laptop.accept_language = Some("en-GB".into());
+    let page = laptop.sign_in("ada@contoso.example").await;
+    let to = page.location.unwrap();
+    let english = laptop.get(&to).await;
+    assert!(english.contains("<html lang=\"en\">"), "{}", english.body);
+    let switched = laptop
+        .post("/language", &english, &[("lang", "es"), ("next", &to)])
+        .await;
+    assert_eq!(switched.status, 303, "{}", switched.body);
+
+    // Another browser, set to English and without the cookie: once signed in, Spanish.
+    let mut phone = Browser::new(&app);
+    phone.accept_language = Some("en-US".into());
+    assert!(phone.get("/signin").await.contains("<html lang=\"en\">"));
+    phone.sign_in("ada@contoso.example").await;
+    assert_eq!(
+        phone.cookies["lb_lang"], "es",
+        "signing in brings the choice"
+    );
+    let spanish = phone.get(&to).await;
+    assert!(spanish.contains("<html lang=\"es\">"), "{}", spanish.body);
+
+    // The API shows and changes the same setting; a language the UI lacks is refused.
+    let me: serde_json::Value = app
+        .get("/api/v1/me", &ada.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["language"], "es");
+    let bad = app
+        .send_json(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            Some(&ada.token),
+            serde_json::json!({"language": "tlh"}),
+        )
+        .await;
+    problem(bad, 422, "validation_failed").await;
+    let cleared = app
+        .send_json(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            Some(&ada.token),
+            serde_json::json!({"language": null}),
+        )
+        .await;
+    assert_eq!(cleared.status(), 200);
+    let cleared: serde_json::Value = cleared.json().await.unwrap();
+    assert_eq!(cleared["language"], serde_json::Value::Null);
+    // Back to each browser's own: a fresh browser in Italian gets Italian.
+    let mut tablet = Browser::new(&app);
+    tablet.accept_language = Some("it-IT".into());
+    tablet.sign_in("ada@contoso.example").await;
+    assert!(tablet.get(&to).await.contains("<html lang=\"it\">"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
