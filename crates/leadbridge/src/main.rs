@@ -13,6 +13,13 @@ mod worker_cmd;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than the C library's allocator, for the Rust code and (through its `override`
+/// feature) for the bundled SQLite too: a sync builds and frees millions of small records across
+/// threads, and glibc's per-thread arenas kept several hundred MiB of freed memory that mimalloc
+/// returns to the system (docs/benchmarks.md, sync engine: peak 1,018 MiB → 772 MiB on SQLite).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "leadbridge",

@@ -9,6 +9,7 @@ use crate::explain::{
     Agreement, Candidate, Explanation, Field, FieldEvidence, MatchOutcome, Method,
 };
 use crate::keys::{KeyMap, key};
+use crate::paged::Paged;
 use crate::postings::Postings;
 
 /// What the index needs from a kind of record (people, companies).
@@ -133,7 +134,7 @@ struct Slot<P> {
 /// Records of one kind from the CRM side, indexed for matching; see the crate docs.
 pub struct MatchIndex<E: Entity> {
     config: MatchConfig,
-    slots: Vec<Option<Slot<E::Prepared>>>,
+    slots: Paged<Slot<E::Prepared>>,
     free: Vec<u32>,
     by_id: Postings,
     blocks: Postings,
@@ -153,7 +154,7 @@ impl<E: Entity> MatchIndex<E> {
     pub fn with_config(config: MatchConfig) -> Self {
         Self {
             config,
-            slots: Vec::new(),
+            slots: Paged::default(),
             free: Vec::new(),
             by_id: Postings::default(),
             blocks: Postings::default(),
@@ -187,10 +188,7 @@ impl<E: Entity> MatchIndex<E> {
         self.remove(id);
         let slot = match self.free.pop() {
             Some(s) => s,
-            None => {
-                self.slots.push(None);
-                (self.slots.len() - 1) as u32
-            }
+            None => self.slots.push_empty(),
         };
         for k in block_keys::<E>(&prepared) {
             self.blocks.push(k.key, slot);
@@ -201,10 +199,13 @@ impl<E: Entity> MatchIndex<E> {
             *self.frequencies.entry(k).or_default() += 1;
         }
         self.by_id.push(id_key(id), slot);
-        self.slots[slot as usize] = Some(Slot {
-            id: id.into(),
-            prepared,
-        });
+        self.slots.set(
+            slot,
+            Slot {
+                id: id.into(),
+                prepared,
+            },
+        );
         self.live += 1;
     }
 
@@ -213,7 +214,7 @@ impl<E: Entity> MatchIndex<E> {
         let Some(slot) = self.slot_of(id) else {
             return false;
         };
-        let Some(Slot { prepared, .. }) = self.slots[slot as usize].take() else {
+        let Some(Slot { prepared, .. }) = self.slots.take(slot) else {
             return false;
         };
         for k in block_keys::<E>(&prepared) {
@@ -272,11 +273,11 @@ impl<E: Entity> MatchIndex<E> {
     }
 
     fn slot_of(&self, id: &str) -> Option<u32> {
-        self.by_id.get(id_key(id)).iter().copied().find(|s| {
-            self.slots[*s as usize]
-                .as_ref()
-                .is_some_and(|slot| &*slot.id == id)
-        })
+        self.by_id
+            .get(id_key(id))
+            .iter()
+            .copied()
+            .find(|s| self.slots.get(*s).is_some_and(|slot| &*slot.id == id))
     }
 
     fn frequencies(&self) -> Frequencies<'_> {
@@ -296,7 +297,7 @@ impl<E: Entity> MatchIndex<E> {
         let right_id = self.pins.get(left_id)?;
         // A pin to a record the CRM no longer has is dormant until the record comes back.
         let slot = self.slot_of(right_id)?;
-        let right = self.slots[slot as usize].as_ref()?;
+        let right = self.slots.get(slot)?;
         let mut fields = Vec::new();
         let score = E::compare(left, &right.prepared, &self.frequencies(), &mut fields);
         Some(MatchOutcome::Matched {
@@ -381,7 +382,7 @@ impl<E: Entity> MatchIndex<E> {
         let mut scratch = Vec::new();
         let mut scored: Vec<(f32, &Slot<E::Prepared>)> = Vec::with_capacity(candidates.len());
         for s in candidates {
-            let Some(right) = self.slots[s as usize].as_ref() else {
+            let Some(right) = self.slots.get(s) else {
                 continue;
             };
             if rejected.contains(&right.id) {
@@ -397,7 +398,7 @@ impl<E: Entity> MatchIndex<E> {
     /// The prepared form of the indexed record with this id.
     pub fn prepared(&self, id: &str) -> Option<&E::Prepared> {
         let slot = self.slot_of(id)?;
-        self.slots[slot as usize].as_ref().map(|s| &s.prepared)
+        self.slots.get(slot).map(|s| &s.prepared)
     }
 
     /// The ids of this index's records whose lookup in `other` can meet `record`, a record of
@@ -420,7 +421,7 @@ impl<E: Entity> MatchIndex<E> {
         slots.dedup();
         slots
             .into_iter()
-            .filter_map(|s| self.slots[s as usize].as_ref().map(|slot| &*slot.id))
+            .filter_map(|s| self.slots.get(s).map(|slot| &*slot.id))
             .collect()
     }
 
@@ -444,7 +445,7 @@ impl<E: Entity> MatchIndex<E> {
     /// record has that id.
     pub fn compare_with(&self, left: &E::Record, right_id: &str) -> Option<Explanation> {
         let slot = self.slot_of(right_id)?;
-        let right = self.slots[slot as usize].as_ref()?;
+        let right = self.slots.get(slot)?;
         Some(self.explain(&E::prepare(left), right))
     }
 

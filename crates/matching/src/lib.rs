@@ -19,6 +19,7 @@ pub mod explain;
 mod fields;
 pub mod index;
 mod keys;
+mod paged;
 pub mod people;
 pub mod person_name;
 pub mod phone;

@@ -454,36 +454,43 @@ impl TenantStore {
         Ok(out)
     }
 
-    /// The people added or changed at `since` or later (for matching only what changed).
+    /// The people added or changed at `since` or later, each with the time of its last change
+    /// (for matching only what changed, and each version once).
     pub async fn people_changed_since(
         &mut self,
         since: DateTime<Utc>,
-    ) -> Result<Vec<PersonRecord>> {
+    ) -> Result<Vec<(PersonRecord, DateTime<Utc>)>> {
         let t = self.tid();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {PERSON_COLUMNS} FROM people WHERE tenant_id = $1 AND updated_at >= $2 ORDER BY id"
+            "SELECT {PERSON_COLUMNS}, updated_at FROM people WHERE tenant_id = $1 AND updated_at >= $2 \
+             ORDER BY id"
         )))
         .bind(t)
         .bind(millis(since))
         .fetch_all(&mut *self.conn().await?)
         .await?;
-        rows.iter().map(person_from_row).collect()
+        rows.iter()
+            .map(|row| Ok((person_from_row(row)?, row.time("updated_at")?)))
+            .collect()
     }
 
-    /// The companies added or changed at `since` or later.
+    /// The companies added or changed at `since` or later, each with the time of its last change.
     pub async fn companies_changed_since(
         &mut self,
         since: DateTime<Utc>,
-    ) -> Result<Vec<CompanyRecord>> {
+    ) -> Result<Vec<(CompanyRecord, DateTime<Utc>)>> {
         let t = self.tid();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COMPANY_COLUMNS} FROM companies WHERE tenant_id = $1 AND updated_at >= $2 ORDER BY id"
+            "SELECT {COMPANY_COLUMNS}, updated_at FROM companies WHERE tenant_id = $1 \
+             AND updated_at >= $2 ORDER BY id"
         )))
         .bind(t)
         .bind(millis(since))
         .fetch_all(&mut *self.conn().await?)
         .await?;
-        rows.iter().map(company_from_row).collect()
+        rows.iter()
+            .map(|row| Ok((company_from_row(row)?, row.time("updated_at")?)))
+            .collect()
     }
 
     /// The given companies that exist, in id order.

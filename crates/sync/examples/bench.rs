@@ -38,6 +38,10 @@ use sync::crm::{ConnectionTarget, Credentials, Crm};
 use sync::jobs::Trigger;
 use sync::{ApplicationUser, EngineConfig, SyncEngine, SyncRunResult};
 
+/// The allocator of the `leadbridge` binary, so that memory is measured as the product uses it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// This process's resident memory now: anonymous (heap) and file-backed (the database's pages
 /// mapped in by SQLite, which the kernel may drop at will), in MiB.
 fn rss_now_mib() -> String {

@@ -64,8 +64,14 @@ pub(crate) struct MatchState {
     tokens: Vec<DeltaToken>,
     built: Instant,
     pub(crate) used: Instant,
-    /// When the last pass began: workspace records changed since are matched again.
+    /// When the last pass began: workspace records changed since (less a margin) are matched
+    /// again.
     since: DateTime<Utc>,
+    /// The versions (last change) of the people and companies inside that margin that the last
+    /// pass already matched: not matched again while they have not changed. Without this, a
+    /// directory imported just before a sync would be matched a second time by the next one.
+    matched_people: HashMap<PersonId, DateTime<Utc>>,
+    matched_companies: HashMap<CompanyId, DateTime<Utc>>,
     /// Contacts and leads, with reps' rejections; `None` while the workspace had no people of its
     /// own to match (a million contacts are not indexed for nobody).
     crm_people: Option<PeopleIndex>,
@@ -89,6 +95,8 @@ impl MatchState {
             built: Instant::now(),
             used: Instant::now(),
             since,
+            matched_people: HashMap::new(),
+            matched_companies: HashMap::new(),
             crm_people: None,
             workspace_people: PeopleIndex::default(),
             people_rejections: BTreeSet::new(),
@@ -205,6 +213,21 @@ impl SyncEngine {
         let mut store = self.tenant(run.tenant);
         let connection = run.connection;
         let mut state = MatchState::new(connection, Vec::new(), self.store.now());
+        // What changed within the margin before this pass, as it is now: this pass reads it (or a
+        // later version) below and matches it.
+        let margin = state.since - SINCE_MARGIN;
+        state.matched_people = store
+            .people_changed_since(margin)
+            .await?
+            .into_iter()
+            .map(|(r, at)| (r.person.id, at))
+            .collect();
+        state.matched_companies = store
+            .companies_changed_since(margin)
+            .await?
+            .into_iter()
+            .map(|(r, at)| (r.company.id, at))
+            .collect();
         let index_people = store.has_own_people().await?;
         let index_companies = store.has_own_companies().await?;
 
@@ -322,20 +345,29 @@ impl SyncEngine {
         let connection = run.connection;
         let began = self.store.now();
         let since = state.since - SINCE_MARGIN;
-        let people: Vec<Person> = store
-            .people_changed_since(since)
-            .await?
-            .into_iter()
-            .map(|r| r.person)
-            .filter(own_person)
-            .collect();
-        let companies: Vec<Company> = store
-            .companies_changed_since(since)
-            .await?
-            .into_iter()
-            .map(|r| r.company)
-            .filter(own_company)
-            .collect();
+        let margin = began - SINCE_MARGIN;
+        let mut matched_people = HashMap::new();
+        let mut people: Vec<Person> = Vec::new();
+        for (record, at) in store.people_changed_since(since).await? {
+            let id = record.person.id;
+            if state.matched_people.get(&id) != Some(&at) && own_person(&record.person) {
+                people.push(record.person);
+            }
+            if at >= margin {
+                matched_people.insert(id, at);
+            }
+        }
+        let mut matched_companies = HashMap::new();
+        let mut companies: Vec<Company> = Vec::new();
+        for (record, at) in store.companies_changed_since(since).await? {
+            let id = record.company.id;
+            if state.matched_companies.get(&id) != Some(&at) && own_company(&record.company) {
+                companies.push(record.company);
+            }
+            if at >= margin {
+                matched_companies.insert(id, at);
+            }
+        }
         if (state.crm_people.is_none() && !people.is_empty())
             || (state.accounts.is_none() && !companies.is_empty())
         {
@@ -534,6 +566,8 @@ impl SyncEngine {
             }
         }
         state.since = began;
+        state.matched_people = matched_people;
+        state.matched_companies = matched_companies;
         Ok(true)
     }
 
