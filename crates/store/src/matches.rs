@@ -468,8 +468,6 @@ impl TenantStore {
         &mut self,
         crm: &[CrmPersonRef],
     ) -> Result<Vec<PersonMatch>> {
-        let tenant = self.tid();
-        let mut conn = self.conn().await?;
         let mut out = Vec::new();
         for table in ["contact", "lead"] {
             let ids: Vec<String> = crm
@@ -478,22 +476,10 @@ impl TenantStore {
                 .filter(|(t, _)| *t == table)
                 .map(|(_, id)| id)
                 .collect();
-            for chunk in ids.chunks(chunk_rows(1)) {
-                let sql = format!(
-                    "SELECT person_id, crm_table, crm_id, confidence, origin, explanation \
-                     FROM person_matches WHERE tenant_id = $1 AND crm_table = $2 AND crm_id IN ({})",
-                    crate::db::list_placeholders(3, chunk.len())
-                );
-                let mut query = crate::db::chunk_query(sql, chunk.len(), chunk_rows(1))
-                    .bind(tenant.clone())
-                    .bind(table);
-                for id in chunk {
-                    query = query.bind(id.clone());
-                }
-                for row in query.fetch_all(&mut *conn).await? {
-                    out.push(person_match(&row)?);
-                }
-            }
+            out.extend(
+                self.person_matches_where_in("crm_table = $2 AND crm_id", Some(table), &ids)
+                    .await?,
+            );
         }
         Ok(out)
     }
@@ -550,20 +536,37 @@ impl TenantStore {
 
     /// The matches of the given people (a page of a list), in one query per chunk of ids.
     pub async fn person_matches_of(&mut self, people: &[PersonId]) -> Result<Vec<PersonMatch>> {
+        let people: Vec<String> = people.iter().map(ToString::to_string).collect();
+        self.person_matches_where_in("person_id", None, &people)
+            .await
+    }
+
+    /// The person matches where `condition` (ending in a column, `$2` being `fixed` if given)
+    /// holds one of `values`, one query per chunk of values, in person and CRM record order.
+    async fn person_matches_where_in(
+        &mut self,
+        condition: &'static str,
+        fixed: Option<&str>,
+        values: &[String],
+    ) -> Result<Vec<PersonMatch>> {
         let tenant = self.tid();
+        let first = if fixed.is_some() { 3 } else { 2 };
         let mut conn = self.conn().await?;
         let mut out = Vec::new();
-        for chunk in people.chunks(chunk_rows(1)) {
+        for chunk in values.chunks(chunk_rows(1)) {
             let sql = format!(
                 "SELECT person_id, crm_table, crm_id, confidence, origin, explanation \
-                 FROM person_matches WHERE tenant_id = $1 AND person_id IN ({}) \
+                 FROM person_matches WHERE tenant_id = $1 AND {condition} IN ({}) \
                  ORDER BY person_id, crm_table, crm_id",
-                crate::db::list_placeholders(2, chunk.len())
+                crate::db::list_placeholders(first, chunk.len())
             );
             let mut query =
                 crate::db::chunk_query(sql, chunk.len(), chunk_rows(1)).bind(tenant.clone());
-            for id in chunk {
-                query = query.bind(id.to_string());
+            if let Some(fixed) = fixed {
+                query = query.bind(fixed.to_owned());
+            }
+            for value in chunk {
+                query = query.bind(value.clone());
             }
             for row in query.fetch_all(&mut *conn).await? {
                 out.push(person_match(&row)?);
