@@ -135,6 +135,30 @@ fn own_company(c: &Company) -> bool {
     !matches!(c.origin, CompanyOrigin::CreatedFromCrm { .. })
 }
 
+/// Of the records changed since the last pass (each with the time of its last change), the own
+/// ones whose version that pass did not already match (`matched`); and the versions changed at
+/// `margin` or later, which the next pass must not match again while they stay as they are.
+/// `key` gives a record's id and whether it is the workspace's own.
+fn to_rematch<T, I: Copy + Eq + std::hash::Hash>(
+    changed: Vec<(T, DateTime<Utc>)>,
+    matched: &HashMap<I, DateTime<Utc>>,
+    margin: DateTime<Utc>,
+    key: impl Fn(&T) -> (I, bool),
+) -> (Vec<T>, HashMap<I, DateTime<Utc>>) {
+    let mut again = Vec::new();
+    let mut seen = HashMap::new();
+    for (record, at) in changed {
+        let (id, own) = key(&record);
+        if at >= margin {
+            seen.insert(id, at);
+        }
+        if own && matched.get(&id) != Some(&at) {
+            again.push(record);
+        }
+    }
+    (again, seen)
+}
+
 fn parse_ids<T: From<Uuid>>(ids: Vec<&str>) -> Vec<T> {
     ids.into_iter()
         .filter_map(|id| Uuid::parse_str(id).ok())
@@ -346,28 +370,20 @@ impl SyncEngine {
         let began = self.store.now();
         let since = state.since - SINCE_MARGIN;
         let margin = began - SINCE_MARGIN;
-        let mut matched_people = HashMap::new();
-        let mut people: Vec<Person> = Vec::new();
-        for (record, at) in store.people_changed_since(since).await? {
-            let id = record.person.id;
-            if state.matched_people.get(&id) != Some(&at) && own_person(&record.person) {
-                people.push(record.person);
-            }
-            if at >= margin {
-                matched_people.insert(id, at);
-            }
-        }
-        let mut matched_companies = HashMap::new();
-        let mut companies: Vec<Company> = Vec::new();
-        for (record, at) in store.companies_changed_since(since).await? {
-            let id = record.company.id;
-            if state.matched_companies.get(&id) != Some(&at) && own_company(&record.company) {
-                companies.push(record.company);
-            }
-            if at >= margin {
-                matched_companies.insert(id, at);
-            }
-        }
+        let (people, matched_people) = to_rematch(
+            store.people_changed_since(since).await?,
+            &state.matched_people,
+            margin,
+            |r| (r.person.id, own_person(&r.person)),
+        );
+        let people: Vec<Person> = people.into_iter().map(|r| r.person).collect();
+        let (companies, matched_companies) = to_rematch(
+            store.companies_changed_since(since).await?,
+            &state.matched_companies,
+            margin,
+            |r| (r.company.id, own_company(&r.company)),
+        );
+        let companies: Vec<Company> = companies.into_iter().map(|r| r.company).collect();
         if (state.crm_people.is_none() && !people.is_empty())
             || (state.accounts.is_none() && !companies.is_empty())
         {
@@ -603,5 +619,37 @@ impl SyncEngine {
         tx.upsert_company_matches(&changes.upsert).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_already_matched_is_not_matched_again_until_it_changes() {
+        let t = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
+        // (id, own, last change)
+        let changed = vec![
+            (1, true, t(100)),
+            (2, true, t(150)),
+            (3, false, t(160)),
+            (4, true, t(50)),
+        ];
+        let matched = HashMap::from([(1, t(100)), (2, t(140))]);
+        let (again, seen) = to_rematch(
+            changed
+                .into_iter()
+                .map(|(id, own, at)| ((id, own), at))
+                .collect(),
+            &matched,
+            t(90),
+            |&(id, own)| (id, own),
+        );
+        // 1 is the version already matched; 2 changed since; 3 is not the workspace's own; 4
+        // was not in the last pass's margin, so it changed after that pass read.
+        assert_eq!(again, vec![(2, true), (4, true)]);
+        // Inside the new margin: 1, 2 and 3 (as they are now), not 4.
+        assert_eq!(seen, HashMap::from([(1, t(100)), (2, t(150)), (3, t(160))]));
     }
 }
