@@ -211,13 +211,18 @@ impl Entity for People {
             };
             out.push(BlockKey::name(key(b'B', &[a, b])));
         }
-        if !last.is_empty() && !p.get(COMPANY).is_empty() {
-            // Catches a mistyped, abbreviated or unlisted given name when the company agrees.
-            out.push(BlockKey::new(key(b'L', &[last, p.get(COMPANY)])));
-        }
-        if !given.is_empty() && !p.get(COMPANY).is_empty() {
-            // Catches a mistyped family name when the company agrees.
-            out.push(BlockKey::new(key(b'C', &[given, p.get(COMPANY)])));
+        if !p.get(COMPANY).is_empty() {
+            // Either name with the company, whatever its role: catches a mistyped, abbreviated or
+            // unlisted given name, a mistyped family name, and a swapped pair with a typo in one.
+            for name in [given, last] {
+                if !name.is_empty() {
+                    out.push(BlockKey::new(key(b'C', &[name, p.get(COMPANY)])));
+                }
+            }
+            // Both initials with the company: typos in both names.
+            if let (Some(g), Some(l)) = (given.get(..1), last.get(..1)) {
+                out.push(BlockKey::new(key(b'I', &[g, l, p.get(COMPANY)])));
+            }
         }
     }
 

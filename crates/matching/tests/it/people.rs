@@ -358,6 +358,40 @@ fn a_mistyped_given_name_is_found_through_family_name_and_company() {
     assert_eq!(crm.best_match(&lead).matched_id(), Some("c1"));
 }
 
+/// Jonathan Smithson of Zorbix, in Leeds: the CRM record the typo tests look for.
+fn smithson() -> PersonRecord {
+    with(person("c1", "Jonathan", "Smithson"), |p| {
+        p.company = Some("Zorbix Ltd".into());
+        p.city = Some("Leeds".into());
+    })
+}
+
+#[test]
+fn swapped_names_with_a_typo_are_found_through_the_company() {
+    let crm = index(&[smithson()]);
+    // First and last swapped, and the family name mistyped: no name block is shared.
+    let lead = with(person("l1", "Smithsen", "Jonathan"), |p| {
+        p.company = Some("Zorbix".into());
+    });
+    let outcome = crm.best_match(&lead);
+    assert_eq!(outcome.matched_id(), Some("c1"), "{outcome:?}");
+    assert_eq!(
+        evidence(&outcome, Field::LastName),
+        Some((Agreement::Similar, Some(Detail::Reordered)))
+    );
+}
+
+#[test]
+fn typos_in_both_names_are_found_through_the_company() {
+    let crm = index(&[smithson()]);
+    // A consonant typo in the family name (the skeleton changes) and one in the given name.
+    let lead = with(person("l1", "Jonathon", "Smitzson"), |p| {
+        p.company = Some("ZORBIX".into());
+        p.city = Some("Leeds".into());
+    });
+    assert_eq!(crm.best_match(&lead).matched_id(), Some("c1"));
+}
+
 /// Which workspace decisions a CRM change can alter is known without rescanning: every record
 /// whose decision changed when one CRM record changed or went is among those `looking_at` names
 /// for the record as it was and as it is.
