@@ -70,6 +70,8 @@ where
     let mut fn_groups: HashMap<String, (u64, String)> = HashMap::new();
     let mut fn_kind: HashMap<String, u64> = HashMap::new();
     let mut fp_groups: HashMap<String, (u64, String)> = HashMap::new();
+    // Matches by the fields of their explanation: (right, wrong).
+    let mut by_evidence: HashMap<String, (u64, u64)> = HashMap::new();
     for (l, o) in data.left.iter().zip(&outcomes) {
         let id = E::id(l);
         let t = truth.get(id);
@@ -79,12 +81,16 @@ where
         match (o.matched_id(), t) {
             (Some(r), Some((tr, change))) if r == *tr => {
                 tp += 1;
+                if let MatchOutcome::Matched { explanation, .. } = o {
+                    by_evidence.entry(coarse(explanation)).or_default().0 += 1;
+                }
                 tp_change.entry(change.unwrap_or("none")).or_default().0 += 1;
             }
             (m, _) => {
                 if let Some(r) = m {
                     fp += 1;
                     let e = index.compare_with(l, r).expect("indexed");
+                    by_evidence.entry(coarse(&e)).or_default().1 += 1;
                     let kind = if t.is_some() { "wrong" } else { "new" };
                     let g = fp_groups
                         .entry(format!("{kind} | {}", coarse(&e)))
@@ -131,6 +137,12 @@ where
             "  change {c}: recall {:.4} ({hit}/{all})",
             *hit as f64 / *all as f64
         );
+    }
+    let mut evidence: Vec<_> = by_evidence.into_iter().filter(|e| e.1.1 > 0).collect();
+    evidence.sort_by(|a, b| b.1.1.cmp(&a.1.1).then(a.0.cmp(&b.0)));
+    println!("\nmatches by evidence, most wrong first (right, wrong, precision):");
+    for (k, (ok, bad)) in evidence.into_iter().take(top) {
+        println!("  {ok:7} {bad:5} {:.3}  {k}", ok as f64 / (ok + bad) as f64);
     }
     let mut kinds: Vec<_> = fn_kind.into_iter().collect();
     kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
