@@ -219,10 +219,6 @@ impl Entity for People {
                     out.push(BlockKey::new(key(b'C', &[name, p.get(COMPANY)])));
                 }
             }
-            // Both initials with the company: typos in both names.
-            if let (Some(g), Some(l)) = (given.get(..1), last.get(..1)) {
-                out.push(BlockKey::new(key(b'I', &[g, l, p.get(COMPANY)])));
-            }
         }
     }
 

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::ids::{SeatId, TenantId, UserId};
-use sqlx::{Connection, Executor};
+use sqlx::Connection;
 use store::secrets::Keyring;
 use store::tenants::NewUser;
 use store::{ManualClock, Store, StoreOptions};
+use test_support::pg::TestDatabase;
 
 /// Every test's behaviour is checked on both databases: `both!(name, …)` makes `name::sqlite` and
 /// `name::postgres` tests that each run `async fn name(h: Harness)`.
@@ -40,16 +41,11 @@ pub fn start_time() -> DateTime<Utc> {
         .to_utc()
 }
 
-fn admin_url() -> String {
-    std::env::var("LEADBRIDGE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
 pub struct Harness {
     pub store: Store,
     pub clock: ManualClock,
     pub url: String,
-    pg_database: Option<String>,
+    _pg: Option<TestDatabase>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -64,40 +60,22 @@ impl Harness {
             store,
             clock,
             url,
-            pg_database: None,
+            _pg: None,
             _dir: Some(dir),
         }
     }
 
     /// `None` only when `LEADBRIDGE_SKIP_PG=1`; otherwise an unreachable server fails the test.
     pub async fn postgres() -> Option<Harness> {
-        if std::env::var("LEADBRIDGE_SKIP_PG").is_ok_and(|v| v == "1") {
-            eprintln!("LEADBRIDGE_SKIP_PG=1: PostgreSQL half skipped");
-            return None;
-        }
-        let admin = admin_url();
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL at {admin} is unreachable ({e}); set LEADBRIDGE_SKIP_PG=1 to skip"
-                )
-            });
-        let name = format!("lb_test_{}", uuid::Uuid::new_v4().simple());
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        let mut url = url::Url::parse(&admin).unwrap();
-        url.set_path(&name);
-        let url = url.to_string();
+        let db = TestDatabase::create("lb_test").await?;
+        let url = db.url().to_owned();
         let clock = ManualClock::new(start_time());
         let store = open(&url, &clock, Some(TEST_KEY)).await;
         let harness = Harness {
             store,
             clock,
             url,
-            pg_database: Some(name),
+            _pg: Some(db),
             _dir: None,
         };
         harness.store.migrate().await.unwrap();
@@ -142,30 +120,4 @@ async fn open(url: &str, clock: &ManualClock, key: Option<[u8; 32]>) -> Store {
     options.clock = Arc::new(clock.clone());
     options.keyring = key.map(|k| Arc::new(Keyring::single(1, &k).unwrap()));
     Store::connect(options).await.unwrap()
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        let Some(name) = self.pg_database.take() else {
-            return;
-        };
-        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with its own
-        // runtime drops the database (FORCE ends this test's own pooled connections).
-        let admin = admin_url();
-        let dropper = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-                conn.execute(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .await
-                .unwrap();
-            });
-        });
-        let _ = dropper.join();
-    }
 }

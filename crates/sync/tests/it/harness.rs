@@ -4,26 +4,32 @@
 use std::sync::Arc;
 
 use domain::ids::{SeatId, TenantId, UserId};
-use sqlx::{Connection, Executor};
 use store::secrets::Keyring;
 use store::tenants::NewUser;
 use store::{Store, StoreOptions};
 use sync::crm::dynamics::SignInApp;
 use sync::{EngineConfig, SyncEngine};
 
+use dataverse_emulator::EmulatorConfig;
 use dataverse_emulator::seed::SeedSize;
-use dataverse_emulator::{EmulatorConfig, RunningEmulator};
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::Value;
 use sync::crm::dynamics::{Dynamics, DynamicsConfig, DynamicsCrm};
 use sync::crm::{ConnectionTarget, Credentials};
+use test_support::emulator::{self, Started, query_value};
+use test_support::pg::TestDatabase;
 
-pub struct Emulator {
-    pub emu: RunningEmulator,
-    pub ca_pem: String,
-    pub http: reqwest::Client,
-    _dir: tempfile::TempDir,
+/// A started emulator ([`Started`]: `emu`, `ca_pem`, `http`, `admin`, `pick_account`) with CRM
+/// connections to it.
+pub struct Emulator(Started);
+
+impl std::ops::Deref for Emulator {
+    type Target = Started;
+
+    fn deref(&self) -> &Started {
+        &self.0
+    }
 }
 
 impl Emulator {
@@ -34,24 +40,7 @@ impl Emulator {
     }
 
     pub async fn with(configure: impl FnOnce(&mut EmulatorConfig)) -> Emulator {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().unwrap();
-        let mut config =
-            EmulatorConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
-        configure(&mut config);
-        let emu = dataverse_emulator::start(config).await.unwrap();
-        let ca_pem = std::fs::read_to_string(emu.info.ca_cert.as_ref().unwrap()).unwrap();
-        let http = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Emulator {
-            emu,
-            ca_pem,
-            http,
-            _dir: dir,
-        }
+        Emulator(emulator::start(configure).await)
     }
 
     pub fn dynamics(&self, page_size: u32) -> Dynamics {
@@ -71,38 +60,8 @@ impl Emulator {
     /// Signs in through the emulator's sign-in page as the user shown first and returns the
     /// redirect's `code` and `state`.
     pub async fn sign_in(&self, authorize_url: &str) -> (String, String) {
-        let page = self.http.get(authorize_url).send().await.unwrap();
-        assert_eq!(page.status(), 200);
-        let html = page.text().await.unwrap();
-        let mut form: Vec<(String, String)> = Vec::new();
-        for input in html.split("<input type=\"hidden\" ").skip(1) {
-            let name = between(input, "name=\"", "\"");
-            let value = between(input, "value=\"", "\"").replace("&amp;", "&");
-            form.push((name, value));
-        }
-        let user = between(
-            html.split("name=\"user\"").nth(1).unwrap(),
-            "value=\"",
-            "\"",
-        );
-        form.push(("user".into(), user));
-        let action = authorize_url.split('?').next().unwrap();
-        let r = self.http.post(action).form(&form).send().await.unwrap();
-        assert!(r.status().is_redirection(), "{}", r.status());
-        let location = r.headers()["location"].to_str().unwrap().to_string();
-        let query: Vec<(String, String)> = url::Url::parse(&location)
-            .unwrap()
-            .query_pairs()
-            .into_owned()
-            .collect();
-        let value = |name: &str| {
-            query
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        (value("code"), value("state"))
+        let (query, _) = self.pick_account(authorize_url).await;
+        (query_value(&query, "code"), query_value(&query, "state"))
     }
 
     pub fn app_target(&self, client_id: &str, secret: &str) -> ConnectionTarget {
@@ -150,21 +109,6 @@ impl Emulator {
                 .unwrap_or_default()
                 .to_owned(),
         )
-    }
-
-    /// Calls the emulator's admin API and returns its JSON answer (Null when empty).
-    pub async fn admin(&self, method: Method, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .request(method, format!("{}/{path}", self.emu.info.admin_url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let text = r.text().await.unwrap();
-        assert!(status.is_success(), "admin {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
     /// A Web API call as the default application user, for setting up and checking the CRM side.
@@ -234,12 +178,6 @@ impl Emulator {
 
 pub const REDIRECT_URI: &str = "https://leadbridge.test/connect/callback";
 
-fn between(text: &str, start: &str, end: &str) -> String {
-    let from = text.find(start).unwrap() + start.len();
-    let to = text[from..].find(end).unwrap() + from;
-    text[from..to].to_string()
-}
-
 /// Every engine test runs on both databases: `both!(name, …)` makes `name::sqlite` and
 /// `name::postgres` tests that each run `async fn name(db: Db)`.
 macro_rules! both {
@@ -264,17 +202,12 @@ pub(crate) use both;
 
 pub const TEST_KEY: [u8; 32] = [0x42; 32];
 
-fn admin_url() -> String {
-    std::env::var("LEADBRIDGE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
 /// A migrated store: a SQLite file in a temporary directory or a PostgreSQL database of its own,
 /// dropped afterwards.
 pub struct Db {
     pub store: Store,
     pub url: String,
-    pg_database: Option<String>,
+    _pg: Option<TestDatabase>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -287,39 +220,21 @@ impl Db {
         Db {
             store,
             url,
-            pg_database: None,
+            _pg: None,
             _dir: Some(dir),
         }
     }
 
     /// `None` only when `LEADBRIDGE_SKIP_PG=1`; otherwise an unreachable server fails the test.
     pub async fn postgres() -> Option<Db> {
-        if std::env::var("LEADBRIDGE_SKIP_PG").is_ok_and(|v| v == "1") {
-            eprintln!("LEADBRIDGE_SKIP_PG=1: PostgreSQL half skipped");
-            return None;
-        }
-        let admin = admin_url();
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL at {admin} is unreachable ({e}); set LEADBRIDGE_SKIP_PG=1 to skip"
-                )
-            });
-        let name = format!("lb_sync_test_{}", uuid::Uuid::new_v4().simple());
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        let mut url = url::Url::parse(&admin).unwrap();
-        url.set_path(&name);
-        let url = url.to_string();
+        let db = TestDatabase::create("lb_sync_test").await?;
+        let url = db.url().to_owned();
         let store = open(&url).await;
         store.migrate().await.unwrap();
         Some(Db {
             store,
             url,
-            pg_database: Some(name),
+            _pg: Some(db),
             _dir: None,
         })
     }
@@ -369,32 +284,6 @@ async fn open_with(url: &str, configure: impl FnOnce(&mut StoreOptions)) -> Stor
     options.keyring = Some(Arc::new(Keyring::single(1, &TEST_KEY).unwrap()));
     configure(&mut options);
     Store::connect(options).await.unwrap()
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let Some(name) = self.pg_database.take() else {
-            return;
-        };
-        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with its own
-        // runtime drops the database (FORCE ends this test's own pooled connections).
-        let admin = admin_url();
-        let dropper = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-                conn.execute(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .await
-                .unwrap();
-            });
-        });
-        let _ = dropper.join();
-    }
 }
 
 /// The engine over a store and an emulator, reading in pages of `page_size`.

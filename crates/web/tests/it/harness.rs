@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use domain::ids::TenantId;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use sqlx::{Connection, Executor};
 use store::secrets::Keyring;
 use store::tenants::NewUser;
 use store::{ManualClock, Store, StoreOptions};
+use test_support::pg::TestDatabase;
 use web::{AppState, WebConfig};
 
 /// `both!(name, …)` makes `name::sqlite` and `name::postgres` tests that each run
@@ -45,11 +45,6 @@ pub fn start_time() -> DateTime<Utc> {
         .to_utc()
 }
 
-fn admin_url() -> String {
-    std::env::var("LEADBRIDGE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
 /// Builds a sync engine over the test's store.
 pub type MakeSync = Box<dyn FnOnce(Store) -> Arc<dyn web::sync::SyncControl> + Send>;
 
@@ -66,7 +61,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub store: Store,
     pub clock: ManualClock,
-    pg_database: Option<String>,
+    _pg: Option<TestDatabase>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -91,29 +86,11 @@ impl TestApp {
 
     /// `None` only when `LEADBRIDGE_SKIP_PG=1`; otherwise an unreachable server fails the test.
     pub async fn postgres() -> Option<TestApp> {
-        if std::env::var("LEADBRIDGE_SKIP_PG").is_ok_and(|v| v == "1") {
-            eprintln!("LEADBRIDGE_SKIP_PG=1: PostgreSQL half skipped");
-            return None;
-        }
-        let admin = admin_url();
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL at {admin} is unreachable ({e}); set LEADBRIDGE_SKIP_PG=1 to skip"
-                )
-            });
-        let name = format!("lb_web_test_{}", uuid::Uuid::new_v4().simple());
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        let mut url = url::Url::parse(&admin).unwrap();
-        url.set_path(&name);
+        let db = TestDatabase::create("lb_web_test").await?;
         Some(
             TestApp::start(
-                url.to_string(),
-                Some(name),
+                db.url().to_owned(),
+                Some(db),
                 None,
                 WebConfig::default(),
                 None,
@@ -124,7 +101,7 @@ impl TestApp {
 
     async fn start(
         url: String,
-        pg_database: Option<String>,
+        pg: Option<TestDatabase>,
         dir: Option<tempfile::TempDir>,
         config: WebConfig,
         sync: Option<MakeSync>,
@@ -157,7 +134,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             store,
             clock,
-            pg_database,
+            _pg: pg,
             shutdown: Some(tx),
             _dir: dir,
         }
@@ -289,26 +266,5 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let Some(name) = self.pg_database.take() else {
-            return;
-        };
-        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with its own
-        // runtime drops the database (FORCE ends the server's pooled connections).
-        let admin = admin_url();
-        let dropper = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-                conn.execute(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .await
-                .unwrap();
-            });
-        });
-        let _ = dropper.join();
     }
 }
