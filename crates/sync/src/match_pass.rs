@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::crm::{CrmAccount, CrmContact, CrmLead, CrmPersonRef, CrmTable, DeltaToken};
-use domain::directory::{Company, CompanyOrigin, Person, PersonOrigin};
+use domain::directory::{Company, Person};
 use domain::ids::{
     CompanyId, CrmAccountId, CrmConnectionId, CrmContactId, CrmLeadId, PersonId, TenantId,
 };
@@ -25,8 +25,8 @@ use uuid::Uuid;
 use crate::engine::{Result, SyncEngine};
 use crate::import::Run;
 use crate::matcher::{
-    MatchChanges, account_record, contact_record, lead_record, person_key, rematch_companies,
-    rematch_people, workspace_company, workspace_person,
+    Companies, MatchChanges, People, Side, account_record, contact_record, lead_record, person_key,
+    rematch, workspace_company, workspace_person,
 };
 
 /// Rows read in a page of the mirror, and people or companies matched per batch.
@@ -127,12 +127,9 @@ fn same_tokens(a: &[DeltaToken], b: &[DeltaToken]) -> bool {
     sorted(a) == sorted(b)
 }
 
-fn own_person(p: &Person) -> bool {
-    !matches!(p.origin, PersonOrigin::CreatedFromCrm { .. })
-}
-
-fn own_company(c: &Company) -> bool {
-    !matches!(c.origin, CompanyOrigin::CreatedFromCrm { .. })
+/// The workspace's own records: not created by the import from a CRM row.
+fn own<S: Side>(record: &S::Record) -> bool {
+    !S::from_crm(record)
 }
 
 /// Of the records changed since the last pass (each with the time of its last change), the own
@@ -318,13 +315,13 @@ impl SyncEngine {
                 let people: Vec<Person> = page
                     .into_iter()
                     .map(|r| r.person)
-                    .filter(own_person)
+                    .filter(own::<People>)
                     .collect();
                 for person in &people {
                     state.workspace_people.upsert(&workspace_person(person));
                 }
                 let current = store.person_matches_between(first, last).await?;
-                self.write_people_changes(run.tenant, rematch_people(index, &people, &current))
+                self.write_people_changes(run.tenant, rematch::<People>(index, &people, &current))
                     .await?;
             }
         }
@@ -341,7 +338,7 @@ impl SyncEngine {
                 let companies: Vec<Company> = page
                     .into_iter()
                     .map(|r| r.company)
-                    .filter(own_company)
+                    .filter(own::<Companies>)
                     .collect();
                 for company in &companies {
                     state
@@ -351,7 +348,7 @@ impl SyncEngine {
                 let current = store.company_matches_between(first, last).await?;
                 self.write_company_changes(
                     run.tenant,
-                    rematch_companies(index, &companies, &current),
+                    rematch::<Companies>(index, &companies, &current),
                 )
                 .await?;
             }
@@ -374,14 +371,14 @@ impl SyncEngine {
             store.people_changed_since(since).await?,
             &state.matched_people,
             margin,
-            |r| (r.person.id, own_person(&r.person)),
+            |r| (r.person.id, own::<People>(&r.person)),
         );
         let people: Vec<Person> = people.into_iter().map(|r| r.person).collect();
         let (companies, matched_companies) = to_rematch(
             store.companies_changed_since(since).await?,
             &state.matched_companies,
             margin,
-            |r| (r.company.id, own_company(&r.company)),
+            |r| (r.company.id, own::<Companies>(&r.company)),
         );
         let companies: Vec<Company> = companies.into_iter().map(|r| r.company).collect();
         if (state.crm_people.is_none() && !people.is_empty())
@@ -556,10 +553,10 @@ impl SyncEngine {
                     .await?
                     .into_iter()
                     .map(|r| r.person)
-                    .filter(own_person)
+                    .filter(own::<People>)
                     .collect();
                 let current = store.person_matches_of(chunk).await?;
-                self.write_people_changes(run.tenant, rematch_people(index, &people, &current))
+                self.write_people_changes(run.tenant, rematch::<People>(index, &people, &current))
                     .await?;
             }
         }
@@ -571,12 +568,12 @@ impl SyncEngine {
                     .await?
                     .into_iter()
                     .map(|r| r.company)
-                    .filter(own_company)
+                    .filter(own::<Companies>)
                     .collect();
                 let current = store.company_matches_of(chunk).await?;
                 self.write_company_changes(
                     run.tenant,
-                    rematch_companies(index, &companies, &current),
+                    rematch::<Companies>(index, &companies, &current),
                 )
                 .await?;
             }

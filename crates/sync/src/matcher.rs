@@ -11,7 +11,7 @@ use domain::crm::{CrmAccount, CrmContact, CrmLead, CrmPersonRef};
 use domain::directory::{Company, CompanyOrigin, Person, PersonOrigin};
 use domain::ids::{CompanyId, CrmAccountId, CrmContactId, CrmLeadId, PersonId};
 use domain::matches::{CompanyMatch, Confidence, MatchOrigin, PersonMatch};
-use matching::{CompanyIndex, MatchOutcome, Method, PeopleIndex};
+use matching::{MatchOutcome, Method};
 use uuid::Uuid;
 
 const CONTACT: &str = "contact:";
@@ -181,7 +181,7 @@ pub(crate) fn match_people(
         .values()
         .map(|a| (a.id, a.name.clone()))
         .collect();
-    let mut index = PeopleIndex::default();
+    let mut index = matching::PeopleIndex::default();
     for contact in crm.contacts {
         index.upsert(&contact_record(contact, &names));
     }
@@ -191,57 +191,175 @@ pub(crate) fn match_people(
     for (person, crm) in rejected {
         index.reject(&person.0.to_string(), &person_key(*crm));
     }
-    rematch_people(&index, people, current)
+    rematch::<People>(&index, people, current)
 }
 
-/// The changes to the stored automatic matches of `people` against the CRM's `index`: `current`
-/// holds their stored matches (any others are ignored). People the import created and people a
-/// rep pinned are left as they are.
-pub(crate) fn rematch_people(
-    index: &PeopleIndex,
-    people: &[Person],
-    current: &[PersonMatch],
-) -> MatchChanges<PersonId, PersonMatch> {
-    let mut automatic: BTreeMap<PersonId, BTreeSet<CrmPersonRef>> = BTreeMap::new();
+/// One kind of workspace record matched against the CRM: people against contacts and leads,
+/// companies against accounts. What [`rematch`] needs to know of each.
+pub(crate) trait Side {
+    type Entity: matching::Entity;
+    /// The workspace record (a person, a company) and its id.
+    type Record;
+    type Id: Ord + Copy;
+    /// The CRM record a match points at.
+    type Crm: Ord + Copy;
+    /// A stored match.
+    type Match;
+
+    fn id(record: &Self::Record) -> Self::Id;
+    /// Created by the import from a CRM row: it carries that link already.
+    fn from_crm(record: &Self::Record) -> bool;
+    fn input(record: &Self::Record) -> <Self::Entity as matching::Entity>::Record;
+    /// The CRM record behind an id of the index, if it is one.
+    fn crm(index_id: &str) -> Option<Self::Crm>;
+    fn parts(m: &Self::Match) -> (Self::Id, Self::Crm, MatchOrigin);
+    fn new_match(
+        id: Self::Id,
+        crm: Self::Crm,
+        confidence: Confidence,
+        origin: MatchOrigin,
+        explanation: String,
+    ) -> Self::Match;
+}
+
+/// Workspace people against the CRM's contacts and leads.
+pub(crate) enum People {}
+
+impl Side for People {
+    type Entity = matching::People;
+    type Record = Person;
+    type Id = PersonId;
+    type Crm = CrmPersonRef;
+    type Match = PersonMatch;
+
+    fn id(person: &Person) -> PersonId {
+        person.id
+    }
+
+    fn from_crm(person: &Person) -> bool {
+        matches!(person.origin, PersonOrigin::CreatedFromCrm { .. })
+    }
+
+    fn input(person: &Person) -> matching::PersonRecord {
+        workspace_person(person)
+    }
+
+    fn crm(index_id: &str) -> Option<CrmPersonRef> {
+        person_ref(index_id)
+    }
+
+    fn parts(m: &PersonMatch) -> (PersonId, CrmPersonRef, MatchOrigin) {
+        (m.person, m.crm, m.origin)
+    }
+
+    fn new_match(
+        person: PersonId,
+        crm: CrmPersonRef,
+        confidence: Confidence,
+        origin: MatchOrigin,
+        explanation: String,
+    ) -> PersonMatch {
+        PersonMatch {
+            person,
+            crm,
+            confidence,
+            origin,
+            explanation,
+        }
+    }
+}
+
+/// Workspace companies against the CRM's accounts.
+pub(crate) enum Companies {}
+
+impl Side for Companies {
+    type Entity = matching::Companies;
+    type Record = Company;
+    type Id = CompanyId;
+    type Crm = CrmAccountId;
+    type Match = CompanyMatch;
+
+    fn id(company: &Company) -> CompanyId {
+        company.id
+    }
+
+    fn from_crm(company: &Company) -> bool {
+        matches!(company.origin, CompanyOrigin::CreatedFromCrm { .. })
+    }
+
+    fn input(company: &Company) -> matching::CompanyRecord {
+        workspace_company(company)
+    }
+
+    fn crm(index_id: &str) -> Option<CrmAccountId> {
+        Uuid::parse_str(index_id).ok().map(CrmAccountId)
+    }
+
+    fn parts(m: &CompanyMatch) -> (CompanyId, CrmAccountId, MatchOrigin) {
+        (m.company, m.account, m.origin)
+    }
+
+    fn new_match(
+        company: CompanyId,
+        account: CrmAccountId,
+        confidence: Confidence,
+        origin: MatchOrigin,
+        explanation: String,
+    ) -> CompanyMatch {
+        CompanyMatch {
+            company,
+            account,
+            confidence,
+            origin,
+            explanation,
+        }
+    }
+}
+
+/// The changes to the stored automatic matches of `records` against the CRM's `index`:
+/// `current` holds their stored matches (any others are ignored). Records the import created and
+/// records a rep pinned are left as they are.
+pub(crate) fn rematch<S: Side>(
+    index: &matching::MatchIndex<S::Entity>,
+    records: &[S::Record],
+    current: &[S::Match],
+) -> MatchChanges<S::Id, S::Match> {
+    let mut automatic: BTreeMap<S::Id, BTreeSet<S::Crm>> = BTreeMap::new();
     let mut pinned = BTreeSet::new();
     for m in current {
-        match m.origin {
+        let (id, crm, origin) = S::parts(m);
+        match origin {
             MatchOrigin::ByRep => {
-                pinned.insert(m.person);
+                pinned.insert(id);
             }
             MatchOrigin::Scored | MatchOrigin::Exact => {
-                automatic.entry(m.person).or_default().insert(m.crm);
+                automatic.entry(id).or_default().insert(crm);
             }
             MatchOrigin::CreatedFromCrm => {}
         }
     }
     let mut changes = MatchChanges::default();
-    for person in people {
-        if matches!(person.origin, PersonOrigin::CreatedFromCrm { .. })
-            || pinned.contains(&person.id)
-        {
+    for record in records {
+        let id = S::id(record);
+        if S::from_crm(record) || pinned.contains(&id) {
             continue;
         }
-        let outcome = index.best_match(&workspace_person(person));
-        let found = decided(&outcome).and_then(|(id, confidence, origin, explanation)| {
-            Some((person_ref(id)?, confidence, origin, explanation))
+        let outcome = index.best_match(&S::input(record));
+        let found = decided(&outcome).and_then(|(crm, confidence, origin, explanation)| {
+            Some((S::crm(crm)?, confidence, origin, explanation))
         });
-        let had = automatic.remove(&person.id).unwrap_or_default();
-        let wanted: BTreeSet<CrmPersonRef> = found.iter().map(|f| f.0).collect();
+        let had = automatic.remove(&id).unwrap_or_default();
+        let wanted: BTreeSet<S::Crm> = found.iter().map(|f| f.0).collect();
         if had == wanted {
             continue;
         }
         if !had.is_empty() {
-            changes.cleared.push(person.id);
+            changes.cleared.push(id);
         }
         if let Some((crm, confidence, origin, explanation)) = found {
-            changes.upsert.push(PersonMatch {
-                person: person.id,
-                crm,
-                confidence,
-                origin,
-                explanation,
-            });
+            changes
+                .upsert
+                .push(S::new_match(id, crm, confidence, origin, explanation));
         }
     }
     changes
@@ -255,70 +373,14 @@ pub(crate) fn match_companies(
     current: &[CompanyMatch],
     rejected: &[(CompanyId, CrmAccountId)],
 ) -> MatchChanges<CompanyId, CompanyMatch> {
-    let mut index = CompanyIndex::default();
+    let mut index = matching::CompanyIndex::default();
     for account in accounts.values() {
         index.upsert(&account_record(account));
     }
     for (company, account) in rejected {
         index.reject(&company.0.to_string(), &account.0.to_string());
     }
-    rematch_companies(&index, companies, current)
-}
-
-/// The changes to the stored automatic matches of `companies` against the CRM's accounts.
-pub(crate) fn rematch_companies(
-    index: &CompanyIndex,
-    companies: &[Company],
-    current: &[CompanyMatch],
-) -> MatchChanges<CompanyId, CompanyMatch> {
-    let mut automatic: BTreeMap<CompanyId, BTreeSet<CrmAccountId>> = BTreeMap::new();
-    let mut pinned = BTreeSet::new();
-    for m in current {
-        match m.origin {
-            MatchOrigin::ByRep => {
-                pinned.insert(m.company);
-            }
-            MatchOrigin::Scored | MatchOrigin::Exact => {
-                automatic.entry(m.company).or_default().insert(m.account);
-            }
-            MatchOrigin::CreatedFromCrm => {}
-        }
-    }
-    let mut changes = MatchChanges::default();
-    for company in companies {
-        if matches!(company.origin, CompanyOrigin::CreatedFromCrm { .. })
-            || pinned.contains(&company.id)
-        {
-            continue;
-        }
-        let outcome = index.best_match(&workspace_company(company));
-        let found = decided(&outcome).and_then(|(id, confidence, origin, explanation)| {
-            Some((
-                CrmAccountId(Uuid::parse_str(id).ok()?),
-                confidence,
-                origin,
-                explanation,
-            ))
-        });
-        let had = automatic.remove(&company.id).unwrap_or_default();
-        let wanted: BTreeSet<CrmAccountId> = found.iter().map(|f| f.0).collect();
-        if had == wanted {
-            continue;
-        }
-        if !had.is_empty() {
-            changes.cleared.push(company.id);
-        }
-        if let Some((account, confidence, origin, explanation)) = found {
-            changes.upsert.push(CompanyMatch {
-                company: company.id,
-                account,
-                confidence,
-                origin,
-                explanation,
-            });
-        }
-    }
-    changes
+    rematch::<Companies>(&index, companies, current)
 }
 
 #[cfg(test)]
