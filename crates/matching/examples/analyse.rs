@@ -35,6 +35,19 @@ fn coarse(e: &Explanation) -> String {
     s
 }
 
+/// `f` of every item, in order, computed on two threads (this machine's two cores).
+fn on_two_threads<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let (a, b) = items.split_at(items.len() / 2);
+    std::thread::scope(|s| {
+        let f = &f;
+        let first = s.spawn(move || a.iter().map(f).collect::<Vec<_>>());
+        let second: Vec<R> = b.iter().map(f).collect();
+        let mut all = first.join().expect("thread");
+        all.extend(second);
+        all
+    })
+}
+
 fn run<E: Entity>(data: Dataset<E::Record>, mut index: MatchIndex<E>, top: usize)
 where
     E::Record: Sync,
@@ -46,15 +59,7 @@ where
     }
     let indexed = started.elapsed();
     let index = &index;
-    let outcomes: Vec<MatchOutcome> = std::thread::scope(|s| {
-        let half = data.left.len() / 2;
-        let (a, b) = data.left.split_at(half);
-        let h = s.spawn(move || a.iter().map(|l| index.best_match(l)).collect::<Vec<_>>());
-        let mut second: Vec<_> = b.iter().map(|l| index.best_match(l)).collect();
-        let mut first = h.join().expect("thread");
-        first.append(&mut second);
-        first
-    });
+    let outcomes: Vec<MatchOutcome> = on_two_threads(&data.left, |l| index.best_match(l));
     println!(
         "indexed in {:.2} s, matched in {:.2} s",
         indexed.as_secs_f64(),
@@ -174,21 +179,12 @@ fn calibration<E: Entity>(
     E::Prepared: Sync,
 {
     const EDGES: [f32; 9] = [0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01];
-    let tops: Vec<Option<(f32, String)>> = std::thread::scope(|s| {
-        let half = data.left.len() / 2;
-        let (a, b) = data.left.split_at(half);
-        let top = |l: &E::Record| {
-            index
-                .candidates(l, 1)
-                .into_iter()
-                .next()
-                .map(|c| (c.confidence, c.right_id))
-        };
-        let h = s.spawn(move || a.iter().map(top).collect::<Vec<_>>());
-        let mut second: Vec<_> = b.iter().map(top).collect();
-        let mut first = h.join().expect("thread");
-        first.append(&mut second);
-        first
+    let tops: Vec<Option<(f32, String)>> = on_two_threads(&data.left, |l| {
+        index
+            .candidates(l, 1)
+            .into_iter()
+            .next()
+            .map(|c| (c.confidence, c.right_id))
     });
     // Per band: [top is true, top is another record of a true pair's left, left has no pair],
     // and the same split for job changes / moves.

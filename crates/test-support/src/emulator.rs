@@ -10,28 +10,18 @@ pub struct Started {
     pub ca_pem: String,
     /// Trusts the emulator's CA; follows no redirects (sign-in tests read them).
     pub http: reqwest::Client,
-    /// The state directory when the emulator owns one (removed with it).
-    pub dir: Option<tempfile::TempDir>,
+    /// The state directory, removed with the emulator.
+    _dir: tempfile::TempDir,
 }
 
 /// An emulator on a temporary state directory of its own, configured by `configure`.
 pub async fn start(configure: impl FnOnce(&mut EmulatorConfig)) -> Started {
-    let dir = tempfile::tempdir().unwrap();
-    let mut started = start_in(dir.path(), configure).await;
-    started.dir = Some(dir);
-    started
-}
-
-/// An emulator on a state directory the test owns (and may start another emulator on).
-pub async fn start_in(
-    dir: &std::path::Path,
-    configure: impl FnOnce(&mut EmulatorConfig),
-) -> Started {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut config = EmulatorConfig::new("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = EmulatorConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
     configure(&mut config);
     let emu = dataverse_emulator::start(config).await.unwrap();
-    let ca_pem = std::fs::read_to_string(dir.join("ca.pem")).unwrap();
+    let ca_pem = std::fs::read_to_string(emu.info.ca_cert.as_ref().unwrap()).unwrap();
     let http = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
         .redirect(reqwest::redirect::Policy::none())
@@ -41,7 +31,7 @@ pub async fn start_in(
         emu,
         ca_pem,
         http,
-        dir: None,
+        _dir: dir,
     }
 }
 
