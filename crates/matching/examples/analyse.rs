@@ -2,6 +2,9 @@
 //!
 //! `cargo run --release -p matching --example analyse -- people|companies SIZE SEED [TOP]`
 //!
+//! `people-without-history` runs the people data set with every work history removed, to show
+//! what the past employers are worth.
+//!
 //! Prints precision/recall/F1, then the false negatives and false positives grouped by what the
 //! true (or wrongly chosen) pair's explanation looks like, the largest groups first.
 
@@ -232,6 +235,11 @@ fn main() {
     let config = BenchConfig::new(size, seed);
     match kind {
         "people" => run(bench_data::people(config), PeopleIndex::default(), top),
+        "people-without-history" => {
+            let mut data = bench_data::people(config);
+            data.left.iter_mut().for_each(|p| p.past_companies.clear());
+            run(data, PeopleIndex::default(), top)
+        }
         _ => run(bench_data::companies(config), CompanyIndex::default(), top),
     }
 }

@@ -737,6 +737,8 @@ fn crm_person(
         profile_url: opt(rng, 0.25, |_| {
             format!("https://www.linkedin.com/in/{}", p.slug)
         }),
+        // A CRM contact holds the company it was entered with, not a career.
+        past_companies: Vec::new(),
     }
 }
 
@@ -812,6 +814,23 @@ fn workspace_person(
             Some(p.phone.clone()),
         )
     };
+    // A profile's work history: three in four list earlier employers (up to two here besides
+    // the one a job change left). After a job change the CRM's company is the latest of them,
+    // unless the person left it off.
+    let past_companies = if rng.chance(0.75) {
+        let mut past: Vec<String> = (0..rng.below(3))
+            .map(|_| {
+                let earlier = &companies[rng.below(companies.len())];
+                company_name(rng, earlier, 0.3)
+            })
+            .collect();
+        if job_change && rng.chance(0.9) {
+            past.insert(0, company_name(rng, c, 0.3));
+        }
+        past
+    } else {
+        Vec::new()
+    };
     let moved = job_change && rng.chance(0.5);
     let city = if moved {
         rng.below(loc.cities.len())
@@ -864,6 +883,7 @@ fn workspace_person(
             1 => format!("linkedin.com/in/{}?trk=profile", p.slug),
             _ => format!("https://www.linkedin.com/in/{}", p.slug),
         }),
+        past_companies,
     };
     (record, job_change.then_some("job_change"))
 }

@@ -68,6 +68,8 @@ pub enum Detail {
     /// A full name so rare that hardly anyone else should have it, which counts for more than
     /// the two names do separately.
     RareName,
+    /// The company on one side is among the other side's earlier employers (a job change).
+    PastEmployer,
 }
 
 /// One field's part in a score: how it compared and how much it counted, in bits of evidence

@@ -33,10 +33,15 @@ const REGION: usize = 10;
 const COUNTRY: usize = 11;
 /// The employer an email domain names: `acme` for `ann@mail.acme.co.uk`; empty for free mail.
 const EMAIL_ORG: usize = 12;
+/// Earlier employers' compacted cores, one per line, most recent first.
+const PAST: usize = 13;
+
+/// Earlier employers kept for comparison: enough for a career, not a CV.
+const MAX_PAST_COMPANIES: usize = 5;
 
 /// A person normalised for matching.
 pub struct PreparedPerson {
-    text: Packed<13>,
+    text: Packed<14>,
     phone: Option<Phone>,
     /// Frequency keys of the family name, canonical given name and company (0 when missing),
     /// kept so that comparisons do not rebuild them.
@@ -82,6 +87,31 @@ impl PreparedPerson {
     fn email(&self) -> Option<(&str, &str)> {
         self.get(EMAIL).rsplit_once('@')
     }
+
+    /// Earlier employers, as compacted cores.
+    fn past_companies(&self) -> impl Iterator<Item = &str> {
+        self.get(PAST).split('\n').filter(|c| !c.is_empty())
+    }
+
+    /// Whether `company` (a compacted core) is one of this person's earlier employers.
+    fn worked_at(&self, company: &str) -> bool {
+        !company.is_empty() && self.past_companies().any(|c| c == company)
+    }
+}
+
+/// A company name as people are compared on it: the core without legal form, spaces removed.
+fn company_core(name: &str) -> String {
+    compact(&CompanyName::parse(name).core)
+}
+
+fn past_cores(past: &[String]) -> String {
+    let mut cores: Vec<String> = Vec::new();
+    for core in past.iter().map(|c| company_core(c)) {
+        if !core.is_empty() && !cores.contains(&core) && cores.len() < MAX_PAST_COMPANIES {
+            cores.push(core);
+        }
+    }
+    cores.join("\n")
 }
 
 pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
@@ -104,11 +134,7 @@ pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
         .as_deref()
         .and_then(profile_url::canonical)
         .unwrap_or_default();
-    let company = r
-        .company
-        .as_deref()
-        .map(|c| compact(&CompanyName::parse(c).core))
-        .unwrap_or_default();
+    let company = r.company.as_deref().map(company_core).unwrap_or_default();
     let country = r
         .country
         .as_deref()
@@ -129,6 +155,7 @@ pub fn prepare_person(r: &PersonRecord) -> PreparedPerson {
         &cap(opt(&r.region, fold)),
         &cap(country),
         &cap(email_org),
+        &cap(past_cores(&r.past_companies)),
     ]);
     let phone = r
         .phone
@@ -211,12 +238,16 @@ impl Entity for People {
             };
             out.push(BlockKey::name(key(b'B', &[a, b])));
         }
-        if !p.get(COMPANY).is_empty() {
-            // Either name with the company, whatever its role: catches a mistyped, abbreviated or
-            // unlisted given name, a mistyped family name, and a swapped pair with a typo in one.
+        // Either name with the company, whatever its role: catches a mistyped, abbreviated or
+        // unlisted given name, a mistyped family name, and a swapped pair with a typo in one.
+        // Earlier employers too, which is where a person who changed jobs is still on record.
+        for company in std::iter::once(p.get(COMPANY)).chain(p.past_companies()) {
+            if company.is_empty() {
+                continue;
+            }
             for name in [given, last] {
                 if !name.is_empty() {
-                    out.push(BlockKey::new(key(b'C', &[name, p.get(COMPANY)])));
+                    out.push(BlockKey::new(key(b'C', &[name, company])));
                 }
             }
         }
@@ -288,6 +319,9 @@ type Comparison = (Agreement, Option<Detail>, f32);
 const LAST_NAME_MAX: f32 = 9.5;
 const FIRST_NAME_MAX: f32 = 6.5;
 const TITLE_MAX: f32 = 4.0;
+/// The most an earlier employer can count: a little less than a current one (8), since a
+/// work history is typed by the person and a CRM company by whoever entered the contact.
+const PAST_EMPLOYER_MAX: f32 = 7.0;
 /// The most a rare full name can count (see `rare_name_weight`): a match on it still needs
 /// some other field not to disagree.
 const RARE_NAME_MAX: f32 = 19.0;
@@ -508,7 +542,30 @@ fn compare_company(
     s: &mut Scorer<'_>,
 ) -> bool {
     let (l, r) = (lp.get(COMPANY), rp.get(COMPANY));
+    // One side's company among the other side's earlier employers: the same person, who has
+    // moved on since one of the sources last looked. As telling as sharing a current employer,
+    // and as much less so at a large one; the frequencies are those of the CRM side's companies.
+    let past_employer = if lp.worked_at(r) {
+        Some(rp.company_key)
+    } else if rp.worked_at(l) {
+        Some(lp.company_key)
+    } else {
+        None
+    };
+    let add_past_employer = |s: &mut Scorer<'_>, key: u64| {
+        let (w, _) = freq.agreement_weight(key, 0.9, 1.0 / 1000.0, (2.0, PAST_EMPLOYER_MAX));
+        s.add(
+            Field::Company,
+            Agreement::Equivalent,
+            Some(Detail::PastEmployer),
+            w,
+        );
+    };
     if l.is_empty() || r.is_empty() {
+        if let Some(key) = past_employer {
+            add_past_employer(s, key);
+            return true;
+        }
         // With the company on one side only, the other side's work email may still name it.
         let (company, org) = if l.is_empty() {
             (r, lp.get(EMAIL_ORG))
@@ -549,6 +606,9 @@ fn compare_company(
         s.add(Field::Company, Agreement::Similar, Some(Detail::Typo), 5.0);
     } else if l.len().min(r.len()) >= 4 && (l.starts_with(r) || r.starts_with(l)) {
         s.add(Field::Company, Agreement::Partial, None, 1.5);
+    } else if let Some(key) = past_employer {
+        add_past_employer(s, key);
+        return true;
     } else {
         // Mostly a different person; sometimes the same one after a job change.
         s.add(Field::Company, Agreement::Different, None, -3.0);

@@ -35,6 +35,14 @@ pub struct PersonRecord {
     pub country: Option<String>,
     #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub profile_url: Option<String>,
+    /// Earlier employers, most recent first, as a profile's work history lists them. A CRM
+    /// contact keeps the company it was entered with, so after a job change this is where the
+    /// two sides still agree.
+    #[serde(
+        deserialize_with = "lenient_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub past_companies: Vec<String>,
 }
 
 /// A company on either side.
@@ -87,6 +95,24 @@ fn lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> 
     })
 }
 
+/// A list of names: an array (scalars are read as by [`lenient`], blanks and nulls dropped), a
+/// single string, or null.
+fn lenient_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<Item>),
+        One(Item),
+    }
+    #[derive(Deserialize)]
+    struct Item(#[serde(deserialize_with = "lenient")] Option<String>);
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        Some(OneOrMany::Many(items)) => items.into_iter().filter_map(|i| i.0).collect(),
+        Some(OneOrMany::One(item)) => item.0.into_iter().collect(),
+        None => Vec::new(),
+    })
+}
+
 fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(lenient(d)?.unwrap_or_default())
 }
@@ -103,6 +129,14 @@ mod tests {
         assert_eq!(p.id, "42");
         assert_eq!(p.email.as_deref(), Some("a@b.co"));
         assert_eq!((p.phone, p.city), (None, None));
+        assert!(p.past_companies.is_empty());
+        let p: PersonRecord =
+            serde_json::from_str(r#"{"id":"p","past_companies":["Acme Ltd",null," ",7]}"#).unwrap();
+        assert_eq!(p.past_companies, ["Acme Ltd", "7"]);
+        let p: PersonRecord =
+            serde_json::from_str(r#"{"id":"p","past_companies":"Globex"}"#).unwrap();
+        assert_eq!(p.past_companies, ["Globex"]);
+        assert!(serde_json::from_str::<PersonRecord>(r#"{"id":"p","past_companies":{}}"#).is_err());
         let c: CompanyRecord =
             serde_json::from_str(r#"{"id":"c1","employees":250,"postal_code":20121}"#).unwrap();
         assert_eq!(

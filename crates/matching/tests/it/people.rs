@@ -299,6 +299,41 @@ fn a_rare_full_name_counts_for_more_until_someone_else_has_it() {
 }
 
 #[test]
+fn a_job_change_is_found_through_the_work_history() {
+    let mut records = crowd(20_000);
+    records.push(with(person("c1", "Given7", "Family7"), |p| {
+        p.company = Some("Lomarese S.p.A.".into());
+        p.country = Some("IT".into());
+    }));
+    records.push(with(person("c2", "Given7", "Family7"), |p| {
+        p.company = Some("Other Works".into());
+        p.country = Some("IT".into());
+    }));
+    let crm = index(&records);
+    // A common name at a new company: one of many Given7 Family7s.
+    assert_eq!(
+        crm.best_match(&moved_on("l1", "Given7", "Family7"))
+            .matched_id(),
+        None
+    );
+    // Its work history names the CRM's company, spelled its own way.
+    let lead = with(moved_on("l1", "Given7", "Family7"), |p| {
+        p.past_companies = vec!["Earlier Ltd".into(), "LOMARESE".into()];
+    });
+    let outcome = crm.best_match(&lead);
+    assert_eq!(outcome.matched_id(), Some("c1"), "{outcome:?}");
+    assert_eq!(
+        evidence(&outcome, Field::Company),
+        Some((Agreement::Equivalent, Some(Detail::PastEmployer)))
+    );
+    // A history that names neither CRM record's company changes nothing.
+    let stranger = with(moved_on("l2", "Given7", "Family7"), |p| {
+        p.past_companies = vec!["Unrelated Group".into()];
+    });
+    assert_eq!(crm.best_match(&stranger).matched_id(), None);
+}
+
+#[test]
 fn a_small_crm_never_takes_a_name_alone_for_rare() {
     // In a small CRM every name looks unique; what counts is how many people could carry it.
     let crm = index(&[with(person("c1", "Xanthe", "Quorvaldi"), |p| {
