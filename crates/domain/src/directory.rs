@@ -16,7 +16,30 @@ pub struct Person {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub profile_url: Option<String>,
+    /// Earlier employers, most recent first, as the profile's work history lists them: where a
+    /// person who changed jobs is still on record in a CRM that has not caught up.
+    pub past_companies: Vec<String>,
     pub origin: PersonOrigin,
+}
+
+/// Most earlier employers kept for a person: a career, not a CV.
+pub const MAX_PAST_COMPANIES: usize = 20;
+
+/// Earlier employers from text such as `"Acme Ltd; Globex"` (one per `;` or line): each trimmed
+/// with its inner whitespace collapsed, blanks and repeats (ignoring case) dropped, at most
+/// [`MAX_PAST_COMPANIES`] kept.
+pub fn past_companies(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in text.split([';', '\n']) {
+        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !name.is_empty()
+            && out.len() < MAX_PAST_COMPANIES
+            && !out.iter().any(|n| n.to_lowercase() == name.to_lowercase())
+        {
+            out.push(name);
+        }
+    }
+    out
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +123,20 @@ impl CompanySize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn past_companies_are_split_cleaned_and_deduplicated() {
+        assert_eq!(
+            past_companies(" Acme  Ltd ;\nGlobex;;acme ltd;\t"),
+            ["Acme Ltd", "Globex"]
+        );
+        assert!(past_companies(" ; ").is_empty());
+        let many = (0..30)
+            .map(|i| format!("Co {i}"))
+            .collect::<Vec<_>>()
+            .join(";");
+        assert_eq!(past_companies(&many).len(), MAX_PAST_COMPANIES);
+    }
 
     #[test]
     fn head_counts_fall_into_bands_at_their_edges() {

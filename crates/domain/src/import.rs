@@ -174,6 +174,7 @@ impl Resolver<'_> {
             email: row.email.clone(),
             phone: row.phone.clone(),
             profile_url: None,
+            past_companies: Vec::new(),
             origin: PersonOrigin::CreatedFromCrm {
                 connection: self.input.connection,
                 contact,

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use domain::directory::{Company, CompanyOrigin, CompanySize, Person, PersonOrigin};
+use domain::directory::{
+    Company, CompanyOrigin, CompanySize, Person, PersonOrigin, past_companies,
+};
 use domain::ids::{CompanyId, PersonId};
 use sqlx::any::AnyRow;
 
@@ -26,6 +28,8 @@ pub struct NewPerson {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub profile_url: Option<String>,
+    /// Earlier employers, most recent first; cleaned as [`past_companies`] does.
+    pub past_companies: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -64,6 +68,16 @@ fn trimmed(text: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Earlier employers as stored: one per line, cleaned; none is NULL.
+fn encode_past(names: &[String]) -> Option<String> {
+    let names = past_companies(&names.join("\n"));
+    (!names.is_empty()).then(|| names.join("\n"))
+}
+
+fn decode_past(text: Option<String>) -> Vec<String> {
+    text.map(|t| past_companies(&t)).unwrap_or_default()
+}
+
 fn required_name(what: &str, name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() {
@@ -87,7 +101,8 @@ pub(crate) fn contains_pattern(text: &str) -> String {
 }
 
 pub(crate) const PERSON_COLUMNS: &str = "tenant_id, id, external_id, full_name, title, \
-     company_name, company_id, location, email, phone, profile_url, crm_connection_id, crm_contact_id";
+     company_name, company_id, location, email, phone, profile_url, past_companies, crm_connection_id, \
+     crm_contact_id";
 
 pub(crate) fn person_from_row(row: &AnyRow) -> Result<PersonRecord> {
     let origin = match (
@@ -112,6 +127,7 @@ pub(crate) fn person_from_row(row: &AnyRow) -> Result<PersonRecord> {
             email: row.opt_text("email")?,
             phone: row.opt_text("phone")?,
             profile_url: row.opt_text("profile_url")?,
+            past_companies: decode_past(row.opt_text("past_companies")?),
             origin,
         },
         external_id: row.opt_text("external_id")?,
@@ -154,7 +170,7 @@ pub(crate) fn company_from_row(row: &AnyRow) -> Result<CompanyRecord> {
 impl TenantStore {
     /// Creates or updates people by external id, all or nothing; returns their ids in input order.
     pub async fn upsert_people(&mut self, people: &[NewPerson]) -> Result<Vec<PersonId>> {
-        const COLUMNS: usize = 14;
+        const COLUMNS: usize = 15;
         let (t, now) = (self.tid(), millis(self.now()));
         let mut prepared = Vec::with_capacity(people.len());
         for (i, p) in people.iter().enumerate() {
@@ -173,14 +189,15 @@ impl TenantStore {
         for chunk in unique.chunks(chunk_rows(COLUMNS)) {
             let sql = format!(
                 "INSERT INTO people (tenant_id, id, external_id, full_name, name_key, title, \
-                 company_name, company_id, location, email, phone, profile_url, created_at, \
-                 updated_at) VALUES {} \
+                 company_name, company_id, location, email, phone, profile_url, past_companies, \
+                 created_at, updated_at) VALUES {} \
                  ON CONFLICT (tenant_id, external_id) DO UPDATE SET \
                  full_name = excluded.full_name, name_key = excluded.name_key, \
                  title = excluded.title, company_name = excluded.company_name, \
                  company_id = excluded.company_id, location = excluded.location, \
                  email = excluded.email, phone = excluded.phone, \
-                 profile_url = excluded.profile_url, updated_at = excluded.updated_at \
+                 profile_url = excluded.profile_url, past_companies = excluded.past_companies, \
+                 updated_at = excluded.updated_at \
                  RETURNING id, external_id",
                 values_placeholders(backend, chunk.len(), COLUMNS)
             );
@@ -203,6 +220,7 @@ impl TenantStore {
                     .bind(trimmed(&p.email))
                     .bind(trimmed(&p.phone))
                     .bind(trimmed(&p.profile_url))
+                    .bind(encode_past(&p.past_companies))
                     .bind(now)
                     .bind(now);
             }
@@ -304,7 +322,7 @@ impl TenantStore {
     /// Adds the people the import created from CRM contacts, keeping their derived ids; one that
     /// exists already is left as it is, so a retried import changes nothing.
     pub async fn insert_people_from_crm(&mut self, people: &[Person]) -> Result<u64> {
-        const COLUMNS: usize = 15;
+        const COLUMNS: usize = 16;
         let (t, now) = (self.tid(), millis(self.now()));
         if people.iter().any(|p| p.tenant != self.tenant) {
             return Err(StoreError::Invalid("a person of another tenant".to_owned()));
@@ -315,8 +333,8 @@ impl TenantStore {
         for chunk in people.chunks(chunk_rows(COLUMNS)) {
             let sql = format!(
                 "INSERT INTO people (tenant_id, id, full_name, name_key, title, company_name, \
-                 company_id, location, email, phone, profile_url, crm_connection_id, \
-                 crm_contact_id, created_at, updated_at) VALUES {} \
+                 company_id, location, email, phone, profile_url, past_companies, \
+                 crm_connection_id, crm_contact_id, created_at, updated_at) VALUES {} \
                  ON CONFLICT (tenant_id, id) DO NOTHING",
                 values_placeholders(backend, chunk.len(), COLUMNS)
             );
@@ -341,6 +359,7 @@ impl TenantStore {
                     .bind(p.email.clone())
                     .bind(p.phone.clone())
                     .bind(p.profile_url.clone())
+                    .bind(encode_past(&p.past_companies))
                     .bind(connection)
                     .bind(contact)
                     .bind(now)

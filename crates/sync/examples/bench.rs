@@ -269,6 +269,7 @@ async fn main() {
                 },
                 phone: None,
                 profile_url: None,
+                past_companies: Vec::new(),
             });
         }
         next = page["@odata.nextLink"].as_str().map(str::to_owned);
@@ -373,6 +374,7 @@ async fn main() {
             email: Some("bench@bench.example".into()),
             phone: None,
             profile_url: None,
+            past_companies: Vec::new(),
         }])
         .await
         .unwrap()[0];

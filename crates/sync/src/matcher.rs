@@ -91,6 +91,7 @@ pub(crate) fn workspace_person(person: &Person) -> matching::PersonRecord {
         city,
         country,
         profile_url: person.profile_url.clone(),
+        past_companies: person.past_companies.clone(),
         ..Default::default()
     }
 }
@@ -412,6 +413,7 @@ mod tests {
             email: email.map(str::to_owned),
             phone: None,
             profile_url: None,
+            past_companies: Vec::new(),
             origin: PersonOrigin::Workspace,
         }
     }
@@ -489,6 +491,50 @@ mod tests {
         let again = match_people(&crm, &people, &current, &[]);
         assert_eq!(again.cleared, [PersonId(Uuid::from_u128(12))]);
         assert!(again.upsert.is_empty());
+    }
+
+    #[test]
+    fn a_rep_who_changed_jobs_is_found_through_the_work_history() {
+        let account = CrmAccount {
+            id: CrmAccountId(Uuid::from_u128(50)),
+            name: "Lomarese S.p.A.".into(),
+            website: None,
+            industry: None,
+            location: None,
+            employees: None,
+        };
+        let accounts = BTreeMap::from([(account.id, account.clone())]);
+        let contacts = [CrmContact {
+            account: Some(account.id),
+            ..contact(1, "Ilaria Quorvaldi", "ilaria@lomarese.example")
+        }];
+        let crm = CrmPeople {
+            contacts: &contacts,
+            leads: &[],
+            accounts: &accounts,
+        };
+        // The profile shows the new employer and no email: the CRM still has the old one.
+        let moved = Person {
+            company_name: Some("Brand New Employer".into()),
+            ..person(10, "Ilaria Quorvaldi", None)
+        };
+        let without_history = match_people(&crm, std::slice::from_ref(&moved), &[], &[]);
+        assert!(without_history.upsert.is_empty());
+        let with_history = Person {
+            past_companies: vec!["Lomarese".into()],
+            ..moved
+        };
+        let found = match_people(&crm, &[with_history], &[], &[]);
+        assert_eq!(found.upsert.len(), 1);
+        assert_eq!(
+            found.upsert[0].crm,
+            CrmPersonRef::Contact(CrmContactId(Uuid::from_u128(1)))
+        );
+        assert!(
+            found.upsert[0].explanation.contains("past_employer"),
+            "{}",
+            found.upsert[0].explanation
+        );
     }
 
     #[test]

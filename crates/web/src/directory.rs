@@ -84,6 +84,10 @@ pub struct PersonRow {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub profile_url: Option<String>,
+    /// Earlier employers, most recent first, separated by `;` (`"Contoso Ltd; Fabrikam"`):
+    /// matching finds a person who changed jobs through them when the CRM still has the old
+    /// company.
+    pub past_companies: Option<String>,
 }
 
 /// A company to create or update.
@@ -197,6 +201,7 @@ impl Row for PersonRow {
         "email",
         "phone",
         "profile_url",
+        "past_companies",
     ];
     const REQUIRED: &'static [&'static str] = &["external_id", "full_name"];
 
@@ -229,6 +234,7 @@ impl Row for PersonRow {
             ("email", self.email.as_deref()),
             ("phone", self.phone.as_deref()),
             ("profile_url", self.profile_url.as_deref()),
+            ("past_companies", self.past_companies.as_deref()),
         ] {
             check_text(&mut errors, field, value, MAX_TEXT_CHARS);
         }
@@ -640,6 +646,11 @@ impl Upsert for PersonRow {
             email: self.email,
             phone: self.phone,
             profile_url: self.profile_url,
+            past_companies: self
+                .past_companies
+                .as_deref()
+                .map(domain::directory::past_companies)
+                .unwrap_or_default(),
         })
     }
 
@@ -952,6 +963,7 @@ mod tests {
             email: None,
             phone: None,
             profile_url: None,
+            past_companies: None,
         };
         let fields: Vec<&str> = row.check().into_iter().map(|(f, _)| f).collect();
         assert_eq!(fields, ["external_id", "title"]);

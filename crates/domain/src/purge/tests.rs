@@ -32,6 +32,7 @@ fn person(n: u128, from_crm: bool, company: Option<u128>) -> Person {
         email: None,
         phone: None,
         profile_url: None,
+        past_companies: Vec::new(),
         origin: if from_crm {
             PersonOrigin::CreatedFromCrm {
                 connection: CONNECTION,

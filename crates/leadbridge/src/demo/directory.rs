@@ -174,6 +174,7 @@ pub fn derive(seed: &SeedOrg) -> Directory {
             .as_ref()
             .and_then(|(id, _)| known_accounts.get(id))
             .and_then(|(external, _)| external.clone());
+        let mut past = Vec::new();
         let (first, last, email, company_name) = match i % 10 {
             // The same person with the same e-mail address: an exact match.
             0..=4 => (
@@ -189,6 +190,17 @@ pub fn derive(seed: &SeedOrg) -> Directory {
                 None,
                 account.map(|(_, name)| other_legal_form(&name)),
             ),
+            // A job change: another company now, the CRM's one in the work history, no e-mail.
+            6 if i % 20 == 16 => {
+                let (new_company, _) = UNKNOWN_COMPANIES[i % UNKNOWN_COMPANIES.len()];
+                past = account.iter().map(|(_, name)| name.clone()).collect();
+                (
+                    contact.first_name.clone(),
+                    contact.last_name.clone(),
+                    None,
+                    Some(new_company.to_owned()),
+                )
+            }
             // A typo in the family name, no e-mail.
             6 => (
                 contact.first_name.clone(),
@@ -199,6 +211,8 @@ pub fn derive(seed: &SeedOrg) -> Directory {
             // Three contacts in ten are unknown to the workspace.
             _ => continue,
         };
+        // Someone who left the account is no longer linked to its company.
+        let company_ref = if past.is_empty() { company_ref } else { None };
         people.push((
             NewPerson {
                 profile_url: Some(profile_url(&external_id)),
@@ -210,6 +224,7 @@ pub fn derive(seed: &SeedOrg) -> Directory {
                 location: contact.city.clone(),
                 email,
                 phone: None,
+                past_companies: past,
             },
             company_ref,
         ));
@@ -239,6 +254,7 @@ pub fn derive(seed: &SeedOrg) -> Directory {
                     family.to_lowercase().replace(' ', "")
                 )),
                 phone: None,
+                past_companies: Vec::new(),
             },
             Some(format!("company-{domain}")),
         ));
@@ -258,6 +274,7 @@ fn lead_person(lead: &SeedLead) -> NewPerson {
         location: lead.city.clone(),
         email: lead.email.clone(),
         phone: None,
+        past_companies: Vec::new(),
     }
 }
 
@@ -311,6 +328,17 @@ mod tests {
         assert!(exact > 50, "{exact} exact matches");
         assert!(without_email > 30, "{without_email} fuzzy ones");
         assert_eq!(unknown, UNKNOWN_GIVEN.len());
+        // Some moved on: the CRM's company is in their work history, not on their profile.
+        let moved_on = directory
+            .people
+            .iter()
+            .filter(|(p, company)| {
+                company.is_none()
+                    && !p.past_companies.is_empty()
+                    && p.company_name.as_ref() != p.past_companies.first()
+            })
+            .count();
+        assert!(moved_on > 0, "no job changes");
         assert!(directory.people.len() < seed.contacts.len() + seed.leads.len());
         // Derived, not random: the same seed gives the same directory.
         let again = derive(&seed);

@@ -51,6 +51,12 @@ async fn people_upsert_by_external_id(h: Harness) {
             NewPerson {
                 company: Some(company),
                 company_name: Some("Initech".into()),
+                past_companies: vec![
+                    " Globex  Corp".into(),
+                    String::new(),
+                    "globex corp".into(),
+                    "Hooli".into(),
+                ],
                 ..person(Some("p-1"), "Jordan Lee")
             },
             person(None, "No Id"),
@@ -62,6 +68,8 @@ async fn people_upsert_by_external_id(h: Harness) {
     assert_eq!(record.person.title.as_deref(), Some("VP Sales"));
     assert_eq!(record.person.company, Some(company));
     assert_eq!(record.person.origin, PersonOrigin::Workspace);
+    // The work history comes back cleaned, in its order.
+    assert_eq!(record.person.past_companies, ["Globex Corp", "Hooli"]);
 
     // Same external id: the same person, updated; no id: another person.
     let again = t
@@ -81,6 +89,16 @@ async fn people_upsert_by_external_id(h: Harness) {
             .person
             .full_name,
         "Jordan Lee-Smith"
+    );
+    // An update without a work history clears it.
+    assert!(
+        t.person(ids[0])
+            .await
+            .unwrap()
+            .unwrap()
+            .person
+            .past_companies
+            .is_empty()
     );
     assert_eq!(t.count_people().await.unwrap(), 3);
     let company_record = t.company_by_external_id("c-1").await.unwrap().unwrap();
@@ -213,6 +231,7 @@ fn crm_person(h_tenant: domain::ids::TenantId, connection: CrmConnectionId, n: u
         email: None,
         phone: None,
         profile_url: None,
+        past_companies: Vec::new(),
         origin: PersonOrigin::CreatedFromCrm {
             connection,
             contact,

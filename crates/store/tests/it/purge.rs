@@ -158,6 +158,7 @@ async fn populate(h: &Harness, name: &str) -> (Populated, [domain::ids::PersonId
         email: None,
         phone: None,
         profile_url: None,
+        past_companies: Vec::new(),
         origin: PersonOrigin::CreatedFromCrm {
             connection,
             contact: uuid(n).into(),

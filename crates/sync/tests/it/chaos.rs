@@ -116,6 +116,7 @@ async fn every_activity_lands_exactly_once_despite_faults_and_a_killed_worker() 
             },
             phone: None,
             profile_url: None,
+            past_companies: Vec::new(),
         });
     }
     let people = db

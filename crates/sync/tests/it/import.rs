@@ -390,6 +390,7 @@ async fn workspace_people_are_matched_and_reps_corrections_stick(db: Db) {
                 email: contact.email.clone(),
                 phone: None,
                 profile_url: None,
+                past_companies: Vec::new(),
             },
             NewPerson {
                 external_id: Some("p2".into()),
@@ -401,6 +402,7 @@ async fn workspace_people_are_matched_and_reps_corrections_stick(db: Db) {
                 email: other.email.clone(),
                 phone: None,
                 profile_url: None,
+                past_companies: Vec::new(),
             },
         ])
         .await
@@ -452,6 +454,7 @@ fn person_like(external_id: &str, name: &str, email: Option<&str>) -> NewPerson 
         email: email.map(str::to_owned),
         phone: None,
         profile_url: None,
+        past_companies: Vec::new(),
     }
 }
 

@@ -92,6 +92,7 @@ async fn syncs_and_writebacks_are_counted() {
             email: None,
             phone: None,
             profile_url: None,
+            past_companies: Vec::new(),
         }])
         .await
         .unwrap()[0];

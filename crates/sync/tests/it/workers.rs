@@ -124,6 +124,7 @@ async fn a_dead_workers_sync_and_writeback_are_taken_over(db: Db) {
             email: Some("eva@weiss.example".into()),
             phone: None,
             profile_url: None,
+            past_companies: Vec::new(),
         }])
         .await
         .unwrap()[0];

@@ -55,6 +55,7 @@ async fn person(db: &Db, tenant: TenantId, name: &str, email: Option<&str>) -> P
             email: email.map(str::to_owned),
             phone: None,
             profile_url: None,
+            past_companies: Vec::new(),
         }])
         .await
         .unwrap()[0]

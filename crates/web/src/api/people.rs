@@ -35,6 +35,8 @@ pub struct PersonView {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub profile_url: Option<String>,
+    /// Earlier employers, most recent first.
+    pub past_companies: Vec<String>,
     /// Created by the import from a CRM contact no workspace person matched.
     pub created_from_crm: bool,
 }
@@ -50,6 +52,7 @@ pub fn person_view(record: PersonRecord) -> PersonView {
         email,
         phone,
         profile_url,
+        past_companies,
         origin,
         ..
     } = record.person;
@@ -64,6 +67,7 @@ pub fn person_view(record: PersonRecord) -> PersonView {
         email,
         phone,
         profile_url,
+        past_companies,
         created_from_crm: matches!(origin, PersonOrigin::CreatedFromCrm { .. }),
     }
 }

@@ -47,7 +47,8 @@ async fn imports_upsert_by_external_id_in_every_format(app: TestApp) {
             Some(&admin.token),
             json!([
                 {"external_id": "p2", "full_name": "李雷", "title": "CEO"},
-                {"external_id": "p3", "full_name": "Ana Silva", "email": "ana@example.pt"}
+                {"external_id": "p3", "full_name": "Ana Silva", "email": "ana@example.pt",
+                 "past_companies": "Northwind Traders; Tailspin Toys;;"}
             ]),
         )
         .await;
@@ -63,6 +64,11 @@ async fn imports_upsert_by_external_id_in_every_format(app: TestApp) {
     assert_eq!(contoso.company.domain.as_deref(), Some("contoso.com"));
     let li = tenant.person_by_external_id("p2").await.unwrap().unwrap();
     assert_eq!(li.person.title.as_deref(), Some("CEO"));
+    let ana = tenant.person_by_external_id("p3").await.unwrap().unwrap();
+    assert_eq!(
+        ana.person.past_companies,
+        ["Northwind Traders", "Tailspin Toys"]
+    );
     let fabrikam = tenant.company_by_external_id("c2").await.unwrap().unwrap();
     assert_eq!(fabrikam.company.name, "Fabrikam, Inc");
 

@@ -11,7 +11,7 @@ use store::activities::NewActivity;
 use store::directory::NewPerson;
 use store::sync_runs::SyncTrigger;
 use uuid::Uuid;
-use web::ui::i18n::{Lang, SOURCES, parse_catalogue};
+use web::ui::i18n::{Lang, SOURCES, Tr, parse_catalogue};
 
 use crate::ui::engine::Scripted;
 use crate::ui::{Browser, Page, connect_in_store, crm_user};
@@ -142,6 +142,7 @@ async fn every_page_renders_in_every_language_without_gaps() {
     let person = t
         .upsert_people(&[NewPerson {
             full_name: "Li Lei".into(),
+            past_companies: vec!["Tailspin Toys".into()],
             ..NewPerson::default()
         }])
         .await
@@ -208,6 +209,12 @@ async fn every_page_renders_in_every_language_without_gaps() {
             };
             assert_eq!(page.status, want, "{path} in {lang:?}: {}", page.body);
             assert_complete(&page, path, lang, &keys, &holes);
+            if path.starts_with(&format!("/people/{person}")) {
+                // The work history, in a sentence of the page's language.
+                let previously =
+                    Tr::new(lang).t1("person.previously", "companies", "Tailspin Toys");
+                assert!(page.body.contains(&previously), "{path} in {lang:?}");
+            }
         }
     }
     // A form sent back with errors, and the purge receipt, in each language.
