@@ -543,14 +543,16 @@ fn compare_company(
 ) -> bool {
     let (l, r) = (lp.get(COMPANY), rp.get(COMPANY));
     // One side's company among the other side's earlier employers: the same person, who has
-    // moved on since one of the sources last looked. As telling as sharing a current employer,
-    // and as much less so at a large one; the frequencies are those of the CRM side's companies.
-    let past_employer = if lp.worked_at(r) {
-        Some(rp.company_key)
-    } else if rp.worked_at(l) {
-        Some(lp.company_key)
-    } else {
-        None
+    // moved on since one of the sources last looked. Frequency-adjusted like a current
+    // employer, by the CRM side's counts. Only looked up when the current companies disagree.
+    let past_employer = || {
+        if lp.worked_at(r) {
+            Some(rp.company_key)
+        } else if rp.worked_at(l) {
+            Some(lp.company_key)
+        } else {
+            None
+        }
     };
     let add_past_employer = |s: &mut Scorer<'_>, key: u64| {
         let (w, _) = freq.agreement_weight(key, 0.9, 1.0 / 1000.0, (2.0, PAST_EMPLOYER_MAX));
@@ -562,7 +564,7 @@ fn compare_company(
         );
     };
     if l.is_empty() || r.is_empty() {
-        if let Some(key) = past_employer {
+        if let Some(key) = past_employer() {
             add_past_employer(s, key);
             return true;
         }
@@ -606,7 +608,7 @@ fn compare_company(
         s.add(Field::Company, Agreement::Similar, Some(Detail::Typo), 5.0);
     } else if l.len().min(r.len()) >= 4 && (l.starts_with(r) || r.starts_with(l)) {
         s.add(Field::Company, Agreement::Partial, None, 1.5);
-    } else if let Some(key) = past_employer {
+    } else if let Some(key) = past_employer() {
         add_past_employer(s, key);
         return true;
     } else {
