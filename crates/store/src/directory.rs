@@ -74,8 +74,10 @@ fn encode_past(names: &[String]) -> Option<String> {
     (!names.is_empty()).then(|| names.join("\n"))
 }
 
+/// The stored form is written only by [`encode_past`], already clean: reading splits it.
 fn decode_past(text: Option<String>) -> Vec<String> {
-    text.map(|t| past_companies(&t)).unwrap_or_default()
+    text.map(|t| t.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 fn required_name(what: &str, name: &str) -> Result<String> {
